@@ -1,0 +1,260 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Action is what a rule does with a matching request.
+// +kubebuilder:validation:Enum=Allow;Authenticate;Deny
+type Action string
+
+// Rule actions.
+const (
+	// ActionAllow lets anyone through (a presented credential must still be valid).
+	ActionAllow Action = "Allow"
+	// ActionAuthenticate requires a valid identity, optionally with a role.
+	ActionAuthenticate Action = "Authenticate"
+	// ActionDeny disables the endpoint.
+	ActionDeny Action = "Deny"
+)
+
+// HTTPMethod is a method a rule matches. HEAD is matched as GET, as
+// WordPress serves it.
+// +kubebuilder:validation:Enum=GET;POST;PUT;PATCH;DELETE;OPTIONS
+type HTTPMethod string
+
+// DeniedRouteResponse is how a Deny rule answers.
+// +kubebuilder:validation:Enum=NotFound;Forbidden
+type DeniedRouteResponse string
+
+// Denied route responses.
+const (
+	// DeniedRouteNotFound answers 404 rest_no_route, as WordPress answers an unknown route.
+	DeniedRouteNotFound DeniedRouteResponse = "NotFound"
+	// DeniedRouteForbidden answers 403 rest_forbidden.
+	DeniedRouteForbidden DeniedRouteResponse = "Forbidden"
+)
+
+// WPApiPolicySpec protects the REST API of the WordPress sites at Hosts.
+// +kubebuilder:validation:XValidation:rule="!has(self.rules) || self.rules.all(r, r.action == 'Authenticate' || !has(r.authMethods) || size(r.authMethods) == 0)",message="authMethods is only meaningful on Authenticate rules"
+type WPApiPolicySpec struct {
+	// Hosts this policy protects: exact names or "*.example.com"
+	// wildcards (one or more labels). Ports are ignored.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	Hosts []Host `json:"hosts"`
+
+	// RestPrefix is the path of the REST API, including WordPress's home
+	// path when installed in a subdirectory (e.g. "/blog/wp-json").
+	// +kubebuilder:default="/wp-json"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._~-]+)+$`
+	// +optional
+	RestPrefix string `json:"restPrefix,omitempty"`
+
+	// DefaultAction applies to REST requests that no rule matches.
+	// +kubebuilder:default=Authenticate
+	// +optional
+	DefaultAction Action `json:"defaultAction,omitempty"`
+
+	// DeniedRouteResponse chooses the answer to a Deny: 404 rest_no_route
+	// (the endpoint looks absent) or 403.
+	// +kubebuilder:default=NotFound
+	// +optional
+	DeniedRouteResponse DeniedRouteResponse `json:"deniedRouteResponse,omitempty"`
+
+	// Rules are evaluated in order; the first match decides.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Rules []Rule `json:"rules,omitempty"`
+
+	// Authentication configures how callers prove who they are.
+	// +optional
+	Authentication Authentication `json:"authentication,omitempty"`
+
+	// Identity configures the signed identity header sent to WordPress.
+	// +optional
+	Identity IdentityForwarding `json:"identity,omitempty"`
+}
+
+// Host is an exact host name or a "*." wildcard.
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
+type Host string
+
+// Rule matches REST routes and methods and says what to do.
+// +kubebuilder:validation:XValidation:rule="self.action == 'Authenticate' || !has(self.roles) || size(self.roles) == 0",message="roles require action Authenticate"
+type Rule struct {
+	// Name identifies the rule in audit logs.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// Routes are REST route globs relative to the REST prefix
+	// ("/wp/v2/users", "/wc/v3/**", "/wp/v2/posts/*"). "*" matches one
+	// path segment, "**" any number. Matching is case-insensitive, as in
+	// WordPress.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^/[^\s?#]*$`
+	Routes []string `json:"routes"`
+
+	// Methods the rule matches; empty matches every method.
+	// +kubebuilder:validation:MaxItems=6
+	// +listType=set
+	// +optional
+	Methods []HTTPMethod `json:"methods,omitempty"`
+
+	// Action for matching requests.
+	Action Action `json:"action"`
+
+	// Roles, any of which the caller must have (Authenticate only).
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=set
+	// +optional
+	Roles []Role `json:"roles,omitempty"`
+
+	// AuthMethods limits which methods may authenticate for this rule;
+	// empty allows every method the policy enables.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	// +optional
+	AuthMethods []AuthMethod `json:"authMethods,omitempty"`
+}
+
+// Authentication configures credentials.
+type Authentication struct {
+	// CredentialHeader is the request header that carries "Bearer <jwt>"
+	// or "ApiKey <key>", e.g. "X-WP-Auth" where a proxy already uses
+	// Authorization.
+	// +kubebuilder:default=Authorization
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	// +optional
+	CredentialHeader string `json:"credentialHeader,omitempty"`
+
+	// KeepCredentials forwards the credential headers to WordPress
+	// instead of removing them.
+	// +optional
+	KeepCredentials bool `json:"keepCredentials,omitempty"`
+
+	// JWT enables wpauthz-issued JSON Web Tokens.
+	// +optional
+	JWT *JWTAuthentication `json:"jwt,omitempty"`
+
+	// APIKeys enables ApiKey resources that reference this policy.
+	// +optional
+	APIKeys *APIKeyAuthentication `json:"apiKeys,omitempty"`
+}
+
+// SigningAlgorithm is a JWS algorithm wpauthz signs and verifies.
+// +kubebuilder:validation:Enum=HS256;RS256;ES256;EdDSA
+type SigningAlgorithm string
+
+// JWTAuthentication configures wpauthz-issued tokens.
+type JWTAuthentication struct {
+	// Issuer is the "iss" of issued tokens; verified tokens must carry it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Issuer string `json:"issuer"`
+
+	// Audiences accepted in "aud"; the first is put in issued tokens.
+	// Empty: "aud" is not checked.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	Audiences []string `json:"audiences,omitempty"`
+
+	// Algorithm of every key in KeysSecretRef.
+	Algorithm SigningAlgorithm `json:"algorithm"`
+
+	// KeysSecretRef names a Secret whose every data entry is a key: the
+	// entry name is the "kid", the value a PEM key (private to sign, or
+	// public to verify only) or, for HS256, a secret of at least 32 bytes.
+	// Several entries allow rotation.
+	KeysSecretRef SecretReference `json:"keysSecretRef"`
+
+	// SigningKeyID chooses the key that signs new tokens.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SigningKeyID string `json:"signingKeyID,omitempty"`
+
+	// Leeway tolerated on exp, nbf and iat for clock skew.
+	// +kubebuilder:default="30s"
+	// +optional
+	Leeway *metav1.Duration `json:"leeway,omitempty"`
+
+	// AccessTokenTTL is the lifetime of issued access tokens.
+	// +kubebuilder:default="15m"
+	// +optional
+	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
+}
+
+// APIKeyAuthentication configures API keys.
+type APIKeyAuthentication struct {
+	// Header that carries a bare key, in addition to "ApiKey <key>" in
+	// the credential header.
+	// +kubebuilder:default=X-API-Key
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9-]+$`
+	// +optional
+	Header string `json:"header,omitempty"`
+}
+
+// IdentityForwarding configures the X-WPAuthz-Identity assertion.
+type IdentityForwarding struct {
+	// SigningKeySecretRef names the Ed25519 private key (PKCS#8 PEM or a
+	// 32-byte seed) that signs the assertion. Unset: the server's
+	// --identity-key is used.
+	// +optional
+	SigningKeySecretRef *SecretKeySelector `json:"signingKeySecretRef,omitempty"`
+
+	// TTL of an assertion; WordPress refuses it afterwards.
+	// +kubebuilder:default="30s"
+	// +optional
+	TTL *metav1.Duration `json:"ttl,omitempty"`
+}
+
+// WPApiPolicyStatus is the observed state of a WPApiPolicy.
+type WPApiPolicyStatus struct {
+	// ObservedGeneration is the generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Accepted and Ready.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// WPApiPolicy protects the WordPress REST API of one or more hosts.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=wpp;wppolicy,categories=wpauthz
+// +kubebuilder:printcolumn:name="Hosts",type=string,JSONPath=`.spec.hosts`
+// +kubebuilder:printcolumn:name="Default",type=string,JSONPath=`.spec.defaultAction`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type WPApiPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   WPApiPolicySpec   `json:"spec"`
+	Status WPApiPolicyStatus `json:"status,omitempty"`
+}
+
+// WPApiPolicyList is a list of WPApiPolicy.
+// +kubebuilder:object:root=true
+type WPApiPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []WPApiPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&WPApiPolicy{}, &WPApiPolicyList{})
+}

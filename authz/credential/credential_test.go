@@ -1,0 +1,54 @@
+package credential
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestExtract(t *testing.T) {
+	std := Source{Header: "authorization", APIKeyHeader: "x-api-key"}
+	custom := Source{Header: "x-wp-auth", APIKeyHeader: "x-api-key"}
+	noKeys := Source{Header: "authorization"}
+	cases := []struct {
+		name    string
+		src     Source
+		headers map[string]string
+		kind    Kind
+		value   string
+		header  string
+		err     error
+	}{
+		{"none", std, map[string]string{}, None, "", "", nil},
+		{"empty header is absent", std, map[string]string{"authorization": "  "}, None, "", "", nil},
+		{"bearer", std, map[string]string{"authorization": "Bearer abc.def.ghi"}, Bearer, "abc.def.ghi", "authorization", nil},
+		{"bearer case-insensitive scheme", std, map[string]string{"authorization": "bEaReR abc"}, Bearer, "abc", "authorization", nil},
+		{"bearer extra spaces", std, map[string]string{"authorization": "Bearer    abc "}, Bearer, "abc", "authorization", nil},
+		{"apikey scheme", std, map[string]string{"authorization": "ApiKey wpk_x"}, APIKey, "wpk_x", "authorization", nil},
+		{"x-api-key", std, map[string]string{"x-api-key": "wpk_x"}, APIKey, "wpk_x", "x-api-key", nil},
+		{"basic", std, map[string]string{"authorization": "Basic dTpw"}, Basic, "dTpw", "authorization", nil},
+		{"custom header", custom, map[string]string{"x-wp-auth": "Bearer abc"}, Bearer, "abc", "x-wp-auth", nil},
+		{"custom header ignores authorization", custom, map[string]string{"authorization": "Basic c3RhZ2luZzpwdw=="}, None, "", "", nil},
+		{"api key header ignored when keys off", noKeys, map[string]string{"x-api-key": "wpk_x"}, None, "", "", nil},
+		{"two credentials", std, map[string]string{"authorization": "Bearer abc", "x-api-key": "wpk_x"}, None, "", "", ErrMultiple},
+		{"header sent twice", std, map[string]string{"authorization": "Bearer a, Bearer b"}, None, "", "", ErrMalformed},
+		{"api key sent twice", std, map[string]string{"x-api-key": "k1,k2"}, None, "", "", ErrMalformed},
+		{"scheme only", std, map[string]string{"authorization": "Bearer"}, None, "", "", ErrMalformed},
+		{"scheme with spaces only", std, map[string]string{"authorization": "Bearer   "}, None, "", "", ErrMalformed},
+		{"params after token", std, map[string]string{"authorization": "Bearer abc def"}, None, "", "", ErrMalformed},
+		{"digest", std, map[string]string{"authorization": "Digest username=x"}, None, "", "", ErrUnsupported},
+		{"oversized", std, map[string]string{"authorization": "Bearer " + strings.Repeat("a", MaxLength)}, None, "", "", ErrMalformed},
+		{"tab separator", std, map[string]string{"authorization": "Bearer\tabc"}, None, "", "", ErrMalformed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Extract(c.headers, c.src)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+			if got.Kind != c.kind || got.Value != c.value || got.Header != c.header {
+				t.Fatalf("got %v %q %q, want %v %q %q", got.Kind, got.Value, got.Header, c.kind, c.value, c.header)
+			}
+		})
+	}
+}

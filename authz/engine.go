@@ -1,0 +1,275 @@
+// Package authz is the decision engine: a normalized request, its
+// credential, the caller's identity, and the policy's rules give one
+// Decision. It does no I/O on the hot path; policy arrives as an immutable
+// snapshot swapped in atomically by the controller or the config folder
+// watcher.
+package authz
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/wpauthz/wpauthz/api/v1alpha1"
+	"github.com/wpauthz/wpauthz/authz/credential"
+	"github.com/wpauthz/wpauthz/authz/identity"
+	"github.com/wpauthz/wpauthz/authz/jwtauth"
+	"github.com/wpauthz/wpauthz/authz/policy"
+	"github.com/wpauthz/wpauthz/authz/wperror"
+	"github.com/wpauthz/wpauthz/authz/wproute"
+)
+
+// identityHeader is the lower-case name of the assertion header; a copy
+// sent by the client is always overwritten or removed.
+var identityHeader = strings.ToLower(identity.Header)
+
+// Options configure an Engine.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
+	// AllowUnknownHosts forwards requests for hosts no policy covers
+	// (without an identity) instead of refusing them.
+	AllowUnknownHosts bool
+}
+
+// Engine decides requests against the current snapshot. It is safe for
+// concurrent use.
+type Engine struct {
+	snap              atomic.Pointer[policy.Snapshot]
+	log               *slog.Logger
+	now               func() time.Time
+	allowUnknownHosts bool
+}
+
+// New returns an engine with no snapshot: it refuses everything with 503
+// until Swap is called.
+func New(opts Options) *Engine {
+	e := &Engine{log: opts.Logger, now: opts.Now, allowUnknownHosts: opts.AllowUnknownHosts}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// Swap installs a new snapshot; checks in flight finish on the old one.
+func (e *Engine) Swap(s *policy.Snapshot) { e.snap.Store(s) }
+
+// Snapshot returns the snapshot in force (nil before the first Swap).
+func (e *Engine) Snapshot() *policy.Snapshot { return e.snap.Load() }
+
+// Ready reports whether a snapshot is installed.
+func (e *Engine) Ready() bool { return e.snap.Load() != nil }
+
+// Check decides one request. The returned Decision must not be modified:
+// denials are shared values.
+func (e *Engine) Check(ctx context.Context, req *Request) *Decision {
+	if ctx.Err() != nil {
+		return denyUnavailable
+	}
+	snap := e.snap.Load()
+	if snap == nil {
+		return denyUnavailable
+	}
+	p := snap.Lookup(req.Host)
+	if p == nil {
+		if e.allowUnknownHosts {
+			return allowAnonymous
+		}
+		return denyUnknownHost
+	}
+	route, err := wproute.Resolve(wproute.Request{
+		Method: req.Method, Target: req.Target, Headers: req.Headers,
+		Body: req.Body, BodyComplete: req.BodyComplete,
+	}, p.RestPrefix)
+	if err != nil {
+		e.log.DebugContext(ctx, "ambiguous request", "host", req.Host, "err", err)
+		return denyAmbiguous
+	}
+	if !route.REST {
+		// Not an API request: wpauthz does not guard it, but WordPress must
+		// never see a forged assertion.
+		return allowAnonymous
+	}
+
+	action, rule := decideAction(p, route.Path, route.Method)
+	if route.Batch {
+		if !p.BatchAllowed {
+			return denyBatch
+		}
+	}
+	if action == v1alpha1.ActionDeny {
+		return deniedRoute(p)
+	}
+
+	now := e.now()
+	cred, err := credential.Extract(req.Headers, credential.Source{Header: p.CredentialHeader, APIKeyHeader: p.APIKeyHeader})
+	if err != nil {
+		return credentialError(err)
+	}
+	id, denial := authenticate(p, cred, now)
+	if denial != nil {
+		return denial
+	}
+	if d := authorize(action, rule, id); d != nil {
+		return d
+	}
+	if route.Batch {
+		if d := e.authorizeBatch(p, req, id); d != nil {
+			return d
+		}
+	}
+	return e.allow(p, req, cred, id, now)
+}
+
+// decideAction returns the action of the first rule that matches, or the
+// policy's default (rule nil).
+func decideAction(p *policy.Policy, route, method string) (v1alpha1.Action, *policy.Rule) {
+	for i := range p.Rules {
+		if p.Rules[i].Matches(route, method) {
+			return p.Rules[i].Action, &p.Rules[i]
+		}
+	}
+	return p.DefaultAction, nil
+}
+
+// authorize applies an Allow or Authenticate action to an identity (nil:
+// anonymous). It returns nil when the request may proceed.
+func authorize(action v1alpha1.Action, rule *policy.Rule, id *identity.Identity) *Decision {
+	switch action {
+	case v1alpha1.ActionAllow:
+		return nil
+	case v1alpha1.ActionAuthenticate:
+		if id == nil {
+			return denyNotLoggedIn
+		}
+		if rule != nil && !rule.AllowsMethod(id.Method) {
+			return denyMethodNotAllowed
+		}
+		if rule != nil && !rule.HasAnyRole(id.Roles) {
+			return denyForbidden
+		}
+		return nil
+	}
+	return denyForbidden
+}
+
+// authenticate turns a credential into an identity. A credential that is
+// presented but not valid is refused even where anonymous callers are
+// welcome: a caller is never silently downgraded to anonymous.
+func authenticate(p *policy.Policy, cred credential.Credential, now time.Time) (*identity.Identity, *Decision) {
+	switch cred.Kind {
+	case credential.None:
+		return nil, nil
+	case credential.Bearer:
+		if p.JWT == nil {
+			return nil, denyUnsupported
+		}
+		c, err := p.JWT.Verify(cred.Value, now)
+		switch {
+		case err == nil:
+			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: policy.MethodJWT}, nil
+		case errors.Is(err, jwtauth.ErrExpired), errors.Is(err, jwtauth.ErrNotYetValid):
+			return nil, denyTokenExpired
+		default:
+			return nil, denyInvalidToken
+		}
+	case credential.APIKey:
+		if p.APIKeys == nil {
+			return nil, denyUnsupported
+		}
+		k, err := p.APIKeys.Lookup(cred.Value, now)
+		if err != nil {
+			return nil, denyInvalidAPIKey
+		}
+		return &k.Identity, nil
+	}
+	// Basic and anything else: not accepted by this policy. Letting it
+	// through would let WordPress authenticate what wpauthz did not check.
+	return nil, denyUnsupported
+}
+
+func credentialError(err error) *Decision {
+	if errors.Is(err, credential.ErrMultiple) {
+		return denyMultiple
+	}
+	if errors.Is(err, credential.ErrUnsupported) {
+		return denyUnsupported
+	}
+	return denyInvalidCredentials
+}
+
+func deniedRoute(p *policy.Policy) *Decision {
+	if p.Denied == v1alpha1.DeniedRouteForbidden {
+		return denyDisabled
+	}
+	return denyNoRoute
+}
+
+// allow builds the allow decision: the signed identity (if any) replaces
+// whatever the client sent, and the credential is removed unless the
+// policy keeps it.
+func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credential, id *identity.Identity, now time.Time) *Decision {
+	if id == nil {
+		return allowAnonymous
+	}
+	path := req.Target
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	jws, err := p.Signer.Sign(*id, hostOnly(req.Host), strings.ToUpper(req.Method), path, p.IdentityTTL, now)
+	if err != nil {
+		e.log.Error("signing identity assertion", "policy", p.Namespace+"/"+p.Name, "err", err)
+		return denyUnavailable
+	}
+	d := &Decision{Allowed: true, Status: http.StatusOK, UpstreamHeaders: []Header{{Name: identity.Header, Value: jws}}}
+	if !p.KeepCredentials && cred.Header != "" {
+		d.UpstreamRemove = []string{cred.Header}
+	}
+	return d
+}
+
+// hostOnly drops the port and lower-cases, for the assertion's audience.
+func hostOnly(h string) string {
+	if !strings.HasPrefix(h, "[") {
+		if i := strings.LastIndexByte(h, ':'); i >= 0 {
+			h = h[:i]
+		}
+	}
+	return strings.ToLower(h)
+}
+
+// Shared decisions: built once, never modified.
+var (
+	allowAnonymous = &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: []string{identityHeader}}
+
+	bearerChallenge = `Bearer realm="wpauthz"`
+
+	denyNotLoggedIn        = deny(wperror.NotLoggedIn, "no credentials", Header{"WWW-Authenticate", bearerChallenge})
+	denyInvalidToken       = deny(wperror.InvalidToken, "invalid bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token is invalid"`})
+	denyTokenExpired       = deny(wperror.TokenExpired, "expired bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token expired"`})
+	denyInvalidAPIKey      = deny(wperror.InvalidAPIKey, "invalid API key", Header{"WWW-Authenticate", `ApiKey realm="wpauthz"`})
+	denyUnsupported        = deny(wperror.UnsupportedCredentials, "unsupported credentials", Header{"WWW-Authenticate", bearerChallenge})
+	denyInvalidCredentials = deny(wperror.InvalidToken, "malformed credentials", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_request"`})
+	denyMultiple           = deny(wperror.MultipleCredentials, "several credentials", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_request"`})
+	denyMethodNotAllowed   = deny(wperror.AuthMethodNotAllowed, "authentication method not allowed by rule", Header{"WWW-Authenticate", bearerChallenge})
+	denyForbidden          = deny(wperror.Forbidden, "missing role")
+	denyNoRoute            = deny(wperror.NoRoute, "route disabled")
+	denyDisabled           = deny(wperror.Disabled, "route disabled")
+	denyBatch              = deny(wperror.BatchDenied, "batch request refused")
+	denyAmbiguous          = deny(wperror.AmbiguousRequest, "ambiguous request")
+	denyUnknownHost        = deny(wperror.UnknownHost, "no policy for host")
+	denyUnavailable        = deny(wperror.Unavailable, "not ready or cancelled")
+)
+
+func deny(e *wperror.Error, reason string, extra ...Header) *Decision {
+	h := append([]Header{{Name: "Content-Type", Value: "application/json; charset=UTF-8"}}, extra...)
+	return &Decision{Status: e.Status, Code: e.Code, Body: e.Body(), ResponseHeaders: h, Reason: reason}
+}

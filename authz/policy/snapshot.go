@@ -1,0 +1,194 @@
+// Package policy compiles WPApiPolicy, ApiKey and OAuthClient resources
+// (with the Secrets they name) into an immutable Snapshot that the engine
+// reads without locks. A new snapshot replaces the old one atomically.
+package policy
+
+import (
+	"strings"
+	"time"
+
+	"github.com/wpauthz/wpauthz/api/v1alpha1"
+	"github.com/wpauthz/wpauthz/authz/apikey"
+	"github.com/wpauthz/wpauthz/authz/identity"
+	"github.com/wpauthz/wpauthz/authz/jwtauth"
+	"github.com/wpauthz/wpauthz/authz/wproute"
+)
+
+// Snapshot is a compiled, immutable set of policies indexed by host.
+type Snapshot struct {
+	exact map[string]*Policy
+	// wildcard maps the suffix after "*." ("example.com") to its policy.
+	wildcard map[string]*Policy
+	policies []*Policy
+}
+
+// Policies returns the compiled policies, ordered by namespace/name.
+func (s *Snapshot) Policies() []*Policy { return s.policies }
+
+// Lookup finds the policy for a request's host: an exact name first, then
+// the most specific "*." wildcard. The port is ignored and the match is
+// case-insensitive, as DNS is.
+func (s *Snapshot) Lookup(host string) *Policy {
+	if s == nil {
+		return nil
+	}
+	host = canonicalHost(host)
+	if host == "" {
+		return nil
+	}
+	if p, ok := s.exact[host]; ok {
+		return p
+	}
+	if len(s.wildcard) == 0 {
+		return nil
+	}
+	// "a.b.example.com" tries "b.example.com", then "example.com": a
+	// wildcard covers one or more labels.
+	for i := strings.IndexByte(host, '.'); i >= 0; {
+		suffix := host[i+1:]
+		if p, ok := s.wildcard[suffix]; ok {
+			return p
+		}
+		j := strings.IndexByte(suffix, '.')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return nil
+}
+
+// canonicalHost lower-cases a Host header value and drops the port, an
+// IPv6 literal's brackets kept; a trailing dot (FQDN form) is dropped.
+// It avoids allocating when the host is already canonical.
+func canonicalHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[:i+1]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// Policy is one compiled WPApiPolicy.
+type Policy struct {
+	Namespace, Name string
+	Generation      int64
+	Hosts           []string
+	RestPrefix      string
+	DefaultAction   v1alpha1.Action
+	// Denied is the status a Deny rule answers: 404 or 403.
+	Denied v1alpha1.DeniedRouteResponse
+	Rules  []Rule
+	// BatchAllowed is true when a rule names /batch/v1 literally; only
+	// then may a batch request be considered at all.
+	BatchAllowed bool
+
+	// CredentialHeader is the lower-case header carrying credentials.
+	CredentialHeader string
+	// APIKeyHeader is the lower-case bare-key header; "" when API keys are off.
+	APIKeyHeader    string
+	KeepCredentials bool
+
+	// JWT is nil when JWT authentication is off.
+	JWT *jwtauth.Verifier
+	// JWTAccessTTL is the lifetime of tokens this policy issues.
+	JWTAccessTTL time.Duration
+	// APIKeys is nil when API keys are off.
+	APIKeys *apikey.Index
+
+	// Signer signs the identity assertion; IdentityTTL is its lifetime.
+	Signer      *identity.Signer
+	IdentityTTL time.Duration
+
+	created time.Time
+}
+
+// Rule is a compiled rule.
+type Rule struct {
+	Name   string
+	Routes []wproute.Glob
+	// Methods is a bit set of methodBit values; 0 matches every method.
+	Methods uint8
+	Action  v1alpha1.Action
+	Roles   []string
+	// AuthMethods is a bit set of identity methods; 0 allows all.
+	AuthMethods uint8
+}
+
+// Matches reports whether the rule applies to a canonical route and an
+// effective method.
+func (r *Rule) Matches(route, method string) bool {
+	if r.Methods != 0 && r.Methods&MethodBit(method) == 0 {
+		return false
+	}
+	for i := range r.Routes {
+		if r.Routes[i].Match(route) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsMethod reports whether an identity method ("jwt", "apikey", ...)
+// may satisfy the rule.
+func (r *Rule) AllowsMethod(m string) bool {
+	return r.AuthMethods == 0 || r.AuthMethods&AuthMethodBit(m) != 0
+}
+
+// HasAnyRole reports whether roles holds one of the rule's roles; a rule
+// without roles is satisfied by any identity.
+func (r *Rule) HasAnyRole(roles []string) bool {
+	if len(r.Roles) == 0 {
+		return true
+	}
+	for _, want := range r.Roles {
+		for _, have := range roles {
+			if want == have {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var methodBits = map[string]uint8{"GET": 1, "POST": 2, "PUT": 4, "PATCH": 8, "DELETE": 16, "OPTIONS": 32}
+
+// otherMethod stands for every method not in methodBits: such a method
+// never matches a rule that lists methods.
+const otherMethod = 64
+
+// MethodBit is the bit of an upper-case effective method.
+func MethodBit(m string) uint8 {
+	if b, ok := methodBits[m]; ok {
+		return b
+	}
+	return otherMethod
+}
+
+// Identity methods as carried in identity.Identity.Method and "amr".
+const (
+	MethodJWT      = "jwt"
+	MethodAPIKey   = "apikey"
+	MethodBasic    = "basic"
+	MethodOAuth2   = "oauth2"
+	MethodProvider = "provider"
+)
+
+var authMethodBits = map[string]uint8{MethodJWT: 1, MethodAPIKey: 2, MethodBasic: 4, MethodOAuth2: 8, MethodProvider: 16}
+
+// AuthMethodBit is the bit of an identity method.
+func AuthMethodBit(m string) uint8 { return authMethodBits[m] }
+
+var crdAuthMethods = map[v1alpha1.AuthMethod]string{
+	v1alpha1.AuthMethodJWT: MethodJWT, v1alpha1.AuthMethodAPIKey: MethodAPIKey, v1alpha1.AuthMethodBasic: MethodBasic,
+	v1alpha1.AuthMethodOAuth2: MethodOAuth2, v1alpha1.AuthMethodProvider: MethodProvider,
+}

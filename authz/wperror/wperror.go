@@ -1,0 +1,90 @@
+// Package wperror renders denials in WordPress's REST error shape,
+// {"code": "...", "message": "...", "data": {"status": N}}, with the stable
+// codes documented in docs/errors.md. Bodies for the fixed codes are
+// rendered once, so a denial costs no JSON encoding.
+package wperror
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Error is one documented denial.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	body    []byte
+}
+
+// Body is the JSON body.
+func (e *Error) Body() []byte { return e.body }
+
+func define(status int, code, message string) *Error {
+	e := &Error{Status: status, Code: code, Message: message}
+	e.body = render(status, code, message)
+	return e
+}
+
+func render(status int, code, message string) []byte {
+	b, err := json.Marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Data    struct {
+			Status int `json:"status"`
+		} `json:"data"`
+	}{Code: code, Message: message, Data: struct {
+		Status int `json:"status"`
+	}{status}})
+	if err != nil { // cannot happen for strings and ints
+		panic(err)
+	}
+	return b
+}
+
+// The denials. Codes are part of the API: never rename one.
+var (
+	// NotLoggedIn: the route needs an identity and none was presented
+	// (WordPress's own code for this case).
+	NotLoggedIn = define(http.StatusUnauthorized, "rest_not_logged_in", "You are not currently logged in.")
+	// InvalidToken: a bearer token is malformed, badly signed, for another
+	// issuer or audience, or revoked.
+	InvalidToken = define(http.StatusUnauthorized, "wpauthz_invalid_token", "The access token is invalid.")
+	// TokenExpired: a bearer token is past its expiry (or not yet valid).
+	TokenExpired = define(http.StatusUnauthorized, "wpauthz_token_expired", "The access token has expired.")
+	// InvalidAPIKey: an API key is unknown, malformed, disabled or expired.
+	InvalidAPIKey = define(http.StatusUnauthorized, "wpauthz_invalid_api_key", "The API key is invalid.")
+	// UnsupportedCredentials: a credential scheme this policy does not
+	// accept (e.g. Basic while Basic is off, an unknown scheme).
+	UnsupportedCredentials = define(http.StatusUnauthorized, "wpauthz_unsupported_credentials", "The credentials use a scheme this site does not accept.")
+	// MultipleCredentials: more than one credential was presented.
+	MultipleCredentials = define(http.StatusUnauthorized, "wpauthz_multiple_credentials", "Present exactly one credential.")
+	// AuthMethodNotAllowed: valid identity, but the route requires another
+	// authentication method.
+	AuthMethodNotAllowed = define(http.StatusUnauthorized, "wpauthz_auth_method_not_allowed", "This route does not accept this authentication method.")
+	// Forbidden: authenticated but lacking a required role (WordPress's code).
+	Forbidden = define(http.StatusForbidden, "rest_forbidden", "Sorry, you are not allowed to do that.")
+	// NoRoute: the endpoint is disabled; answered as WordPress answers an
+	// unknown route.
+	NoRoute = define(http.StatusNotFound, "rest_no_route", "No route was found matching the URL and request method.")
+	// Disabled: the endpoint is disabled, when the policy answers 403.
+	Disabled = define(http.StatusForbidden, "rest_forbidden", "Sorry, you are not allowed to do that.")
+	// BatchDenied: /batch/v1 without a rule that explicitly allows it, or a
+	// sub-request that the policy refuses.
+	BatchDenied = define(http.StatusForbidden, "wpauthz_batch_denied", "Batch requests are not allowed here.")
+	// AmbiguousRequest: WordPress's routing of the request cannot be
+	// determined with certainty (odd encodings, dot segments, a form body
+	// that was not inspected).
+	AmbiguousRequest = define(http.StatusBadRequest, "wpauthz_ambiguous_request", "The request could not be routed unambiguously.")
+	// UnknownHost: no policy covers the host.
+	UnknownHost = define(http.StatusForbidden, "wpauthz_unknown_host", "This host is not served.")
+	// Unavailable: the check could not be completed (cancelled, shutting
+	// down); fail closed.
+	Unavailable = define(http.StatusServiceUnavailable, "wpauthz_unavailable", "The authorization service is unavailable.")
+)
+
+// All lists the documented denials (for docs and tests).
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, Unavailable}
+
+// New renders an error that is not one of the fixed denials.
+func New(status int, code, message string) *Error { return define(status, code, message) }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wpauthz/wpauthz/authz"
+	"github.com/wpauthz/wpauthz/authz/envoy"
+	"github.com/wpauthz/wpauthz/authz/httpauth"
+	"github.com/wpauthz/wpauthz/authz/identity"
+	"github.com/wpauthz/wpauthz/authz/policy"
+	"github.com/wpauthz/wpauthz/configdir"
+)
+
+type serveOptions struct {
+	configDir         string
+	grpcAddr          string
+	httpAddr          string
+	identityKeyFile   string
+	allowUnknownHosts bool
+	shutdownTimeout   time.Duration
+	logLevel          string
+	logFormat         string
+}
+
+func newServeCommand() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve Envoy ext_authz (gRPC) and HTTP forward-auth checks",
+		Long: `Serve answers Envoy/Istio ext_authz Check calls on --grpc-addr and
+nginx/Traefik/Caddy/Envoy HTTP checks on --http-addr.
+
+With --config-dir it runs standalone: policies, keys and Secrets come from the
+*.yaml files in that folder, validated with the CRD schemas and reloaded when
+the folder changes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configDir, "config-dir", "", "standalone mode: folder of WPApiPolicy/ApiKey/OAuthClient/Secret YAML")
+	f.StringVar(&o.grpcAddr, "grpc-addr", ":9001", "Envoy ext_authz gRPC listen address")
+	f.StringVar(&o.httpAddr, "http-addr", ":8080", "HTTP check, health and token endpoints listen address")
+	f.StringVar(&o.identityKeyFile, "identity-key", "", "Ed25519 private key (PKCS#8 PEM or 32-byte seed) signing X-WPAuthz-Identity for policies without their own key")
+	f.BoolVar(&o.allowUnknownHosts, "allow-unknown-hosts", false, "forward requests for hosts no policy covers, without identity (default: refuse them)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight checks may take to finish on SIGTERM")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	return cmd
+}
+
+func serve(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.configDir == "" {
+		return errors.New("in-cluster mode is not available yet: pass --config-dir to run standalone")
+	}
+	var compileOpts policy.Options
+	if o.identityKeyFile != "" {
+		raw, err := os.ReadFile(o.identityKeyFile)
+		if err != nil {
+			return fmt.Errorf("--identity-key: %w", err)
+		}
+		if compileOpts.IdentityKey, err = identity.ParseSigningKey(raw); err != nil {
+			return fmt.Errorf("--identity-key %s: %w", o.identityKeyFile, err)
+		}
+	}
+
+	engine := authz.New(authz.Options{Logger: log, AllowUnknownHosts: o.allowUnknownHosts})
+	loader, err := configdir.NewLoader(o.configDir, log)
+	if err != nil {
+		return err
+	}
+
+	// Listen before loading so that a port clash fails fast, but answer
+	// checks only once the first snapshot is in (the engine refuses with
+	// 503 until then, and readiness says so).
+	grpcLis, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("--grpc-addr: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+
+	grpcSrv := envoy.NewGRPCServer(engine, log)
+	httpSrv := &http.Server{
+		Handler:           newHTTPMux(engine, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	watchErr := make(chan error, 1)
+	g.Go(func() error {
+		err := loader.Watch(ctx, func(b policy.Bundle) error {
+			snap, problems := policy.Compile(b, compileOpts)
+			if len(problems) > 0 {
+				errs := make([]error, len(problems))
+				for i, p := range problems {
+					errs[i] = p
+				}
+				return errors.Join(errs...)
+			}
+			engine.Swap(snap)
+			log.Info("policy loaded", "policies", len(snap.Policies()), "dir", o.configDir)
+			return nil
+		})
+		watchErr <- err
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("config folder: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		log.Info("serving Envoy ext_authz", "addr", grpcLis.Addr().String())
+		return grpcSrv.Serve(grpcLis)
+	})
+	g.Go(func() error {
+		log.Info("serving HTTP checks", "addr", httpLis.Addr().String())
+		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		defer cancel()
+		envoy.SetNotServing(grpcSrv)
+		stopped := make(chan struct{})
+		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		herr := httpSrv.Shutdown(shutdownCtx)
+		select {
+		case <-stopped:
+		case <-shutdownCtx.Done():
+			grpcSrv.Stop()
+		}
+		return herr
+	})
+	err = g.Wait()
+	select {
+	case werr := <-watchErr:
+		if werr != nil && err == nil && !errors.Is(werr, context.Canceled) {
+			err = werr
+		}
+	default:
+	}
+	return err
+}
+
+// newHTTPMux serves the HTTP checks plus liveness and readiness.
+func newHTTPMux(engine *authz.Engine, log *slog.Logger) http.Handler {
+	checks := httpauth.NewHandler(engine, log)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !engine.Ready() {
+			http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/", checks)
+	return mux
+}
+
+// splitNamespacedName parses "namespace/name" or "name" (namespace default).
+func splitNamespacedName(s string) (string, string) {
+	if ns, name, ok := strings.Cut(s, "/"); ok {
+		return ns, name
+	}
+	return "default", s
+}
