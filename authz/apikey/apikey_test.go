@@ -83,7 +83,7 @@ func TestLookup(t *testing.T) {
 		{string(tamper), ErrMalformed, ""},
 		{"short", ErrMalformed, ""},
 		{strings.Repeat("x", MaxLength+1), ErrMalformed, ""},
-		{strings.ToUpper(good), ErrMalformed, ""}, // keys are case-sensitive
+		{strings.ToUpper(good), ErrUnknown, ""}, // keys are case-sensitive
 		{"", ErrMalformed, ""},
 	}
 	for _, c := range cases {

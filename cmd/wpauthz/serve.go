@@ -97,7 +97,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 
-	grpcSrv := envoy.NewGRPCServer(engine, log)
+	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log)
 	httpSrv := &http.Server{
 		Handler:           newHTTPMux(engine, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -143,15 +143,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("shutting down")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 		defer cancel()
-		envoy.SetNotServing(grpcSrv)
 		stopped := make(chan struct{})
-		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		go func() { envoy.GracefulStop(shutdownCtx, grpcSrv, health); close(stopped) }()
 		herr := httpSrv.Shutdown(shutdownCtx)
-		select {
-		case <-stopped:
-		case <-shutdownCtx.Done():
-			grpcSrv.Stop()
-		}
+		<-stopped
 		return herr
 	})
 	err = g.Wait()
@@ -165,22 +160,25 @@ func serve(ctx context.Context, o serveOptions) error {
 	return err
 }
 
-// newHTTPMux serves the HTTP checks plus liveness and readiness.
+// newHTTPMux serves the HTTP checks plus liveness and readiness. It is not
+// an http.ServeMux on purpose: ServeMux "cleans" paths (redirecting "//" and
+// ".." away), and the checks must see the original request-target as sent.
 func newHTTPMux(engine *authz.Engine, log *slog.Logger) http.Handler {
 	checks := httpauth.NewHandler(engine, log)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !engine.Ready() {
-			http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
-			return
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.RequestURI {
+		case "/healthz":
+			w.Write([]byte("ok\n"))
+		case "/readyz":
+			if !engine.Ready() {
+				http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ok\n"))
+		default:
+			checks.ServeHTTP(w, r)
 		}
-		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", checks)
-	return mux
 }
 
 // splitNamespacedName parses "namespace/name" or "name" (namespace default).

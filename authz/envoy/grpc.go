@@ -1,0 +1,102 @@
+package envoy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/wpauthz/wpauthz/authz"
+)
+
+// ServiceName is the fully-qualified gRPC service Envoy calls; the health
+// service reports on it as well as on "" (the whole server).
+const ServiceName = "envoy.service.auth.v3.Authorization"
+
+// MaxRequestBodyBytes is the largest request body wpauthz expects Envoy to
+// buffer into a CheckRequest (with_request_body.max_request_bytes).
+const MaxRequestBodyBytes = 1 << 20
+
+// MaxCheckRequestBytes bounds one incoming CheckRequest: the body plus 1 MiB
+// for headers, peer and metadata attributes (Envoy's own header limits are
+// 60 KiB by default). Anything larger is rejected by gRPC before it is
+// decoded, so a misbehaving client cannot make a replica allocate at will.
+const MaxCheckRequestBytes = MaxRequestBodyBytes + 1<<20
+
+// Keepalive settings. Envoy keeps one long-lived HTTP/2 connection per
+// worker and may send keepalive pings (cluster
+// http2_protocol_options.connection_keepalive); grpc-go's default
+// enforcement (no pings more often than every 5 minutes, none without an
+// active stream) would answer those with GOAWAY "too_many_pings" and drop
+// the connection under load. The server pings idle clients itself to find
+// dead connections.
+var (
+	keepaliveEnforcement = keepalive.EnforcementPolicy{
+		MinTime:             10 * time.Second,
+		PermitWithoutStream: true,
+	}
+	keepaliveParams = keepalive.ServerParameters{
+		Time:    time.Minute,
+		Timeout: 20 * time.Second,
+	}
+)
+
+// NewGRPCServer returns a gRPC server with the Check service, the standard
+// health service (SERVING for "" and ServiceName) and server reflection
+// registered. opts are applied after the defaults (message size bound,
+// keepalive), so they can override them. Use NewGRPCServerWithHealth when
+// the caller needs to report NOT_SERVING at shutdown.
+func NewGRPCServer(c authz.Checker, log *slog.Logger, opts ...grpc.ServerOption) *grpc.Server {
+	g, _ := NewGRPCServerWithHealth(c, log, opts...)
+	return g
+}
+
+// NewGRPCServerWithHealth is NewGRPCServer that also returns the health
+// server, so shutdown can flip it to NOT_SERVING (hs.Shutdown(), or
+// GracefulStop below) before connections are drained: health-checking
+// Envoys and kubelet gRPC probes then stop sending new checks here first.
+func NewGRPCServerWithHealth(c authz.Checker, log *slog.Logger, opts ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	all := make([]grpc.ServerOption, 0, 3+len(opts))
+	all = append(all,
+		grpc.MaxRecvMsgSize(MaxCheckRequestBytes),
+		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
+		grpc.KeepaliveParams(keepaliveParams),
+	)
+	all = append(all, opts...)
+	g := grpc.NewServer(all...)
+
+	authv3.RegisterAuthorizationServer(g, NewServer(c, log))
+
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(g, hs)
+
+	reflection.Register(g)
+	return g, hs
+}
+
+// GracefulStop reports NOT_SERVING, then stops g gracefully, waiting for
+// in-flight checks until ctx is done and stopping hard after that.
+func GracefulStop(ctx context.Context, g *grpc.Server, hs *health.Server) {
+	if hs != nil {
+		hs.Shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		g.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.Stop()
+		<-done
+	}
+}
