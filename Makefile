@@ -49,8 +49,9 @@ run: build ## Serve the embedded default: policies from config/samples/local.
 ##@ Test
 
 .PHONY: test
-test: lint $(GRPCURL) ## Run every test (unit, integration, standalone binary with grpcurl).
-	WPAUTHZ_GRPCURL=$(GRPCURL) $(GO) test -race -count=1 ./...
+test: lint $(GRPCURL) ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl).
+	hack/test-deps.sh
+	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 $(GO) test -race -count=1 ./...
 
 .PHONY: bench
 bench: ## Engine micro-benchmarks.
@@ -65,6 +66,7 @@ $(CONTROLLER_GEN):
 $(GRPCURL):
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	mv $(BIN)/grpcurl $@
+	ln -sf $(notdir $@) $(BIN)/grpcurl
 
 .PHONY: help
 help: ## Show targets.

@@ -197,12 +197,16 @@ func (e *Error) location() string {
 }
 
 func isResourceFile(name string) bool {
-	if strings.HasPrefix(name, ".") {
+	// Dot files are editor swap files and a ConfigMap's "..data"; a
+	// kustomization lets the same folder be applied to a cluster.
+	if strings.HasPrefix(name, ".") || kustomization[name] {
 		return false
 	}
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
 }
+
+var kustomization = map[string]bool{"kustomization.yaml": true, "kustomization.yml": true, "Kustomization": true}
 
 // document is one "---"-separated part of a file.
 type document struct {

@@ -314,8 +314,8 @@ spec:
     action: Deny
     authMethods: [JWT]
 `,
-			field: "spec",
-			msg:   "authMethods is only meaningful on Authenticate rules",
+			field: "spec.rules[0]",
+			msg:   "authMethods require action Authenticate",
 		},
 		{
 			name: "CEL: universal ApiKey without roles",
@@ -429,7 +429,30 @@ spec:
   tokenTTL: fortnight
 `,
 			field: "spec.tokenTTL",
-			msg:   "must be a duration",
+			msg:   "must be a positive duration",
+		},
+		{
+			name: "CEL: negative duration",
+			doc: `apiVersion: policy.wpauthz.io/v1alpha1
+kind: OAuthClient
+metadata: {name: c}
+spec:
+  policyRef: {name: shop}
+  clientID: c
+  secretRef: {name: s, key: k}
+  grants: [password]
+  tokenTTL: -5m
+`,
+			field: "spec.tokenTTL",
+			msg:   "must be a positive duration",
+		},
+		{
+			name: "CEL: identity assertion lifetime over a minute",
+			doc: validPolicy + `  identity:
+    ttl: 5m
+`,
+			field: "spec.identity.ttl",
+			msg:   "must be between 1s and 60s",
 		},
 		{
 			name:  "unknown kind in our group",
@@ -539,11 +562,12 @@ metadata: {name: -s}
 			msg:   "RFC 1123 subdomain",
 		},
 	}
+	dir := t.TempDir()
+	l := newTestLoader(t, dir) // validators are built once, as in serve
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
 			writeFile(t, dir, "bad.yaml", tc.doc)
-			b, err := newTestLoader(t, dir).Load()
+			b, err := l.Load()
 			p := findProblem(t, err, tc.field, tc.msg)
 			if p.File != filepath.Join(dir, "bad.yaml") || p.Doc != 1 || p.Line != 1 {
 				t.Errorf("position = %s line %d doc %d, want bad.yaml line 1 doc 1", p.File, p.Line, p.Doc)

@@ -36,7 +36,6 @@ const (
 )
 
 // WPApiPolicySpec protects the REST API of the WordPress sites at Hosts.
-// +kubebuilder:validation:XValidation:rule="!has(self.rules) || self.rules.all(r, r.action == 'Authenticate' || !has(r.authMethods) || size(r.authMethods) == 0)",message="authMethods is only meaningful on Authenticate rules"
 type WPApiPolicySpec struct {
 	// Hosts this policy protects: exact names or "*.example.com"
 	// wildcards (one or more labels). Ports are ignored.
@@ -70,10 +69,12 @@ type WPApiPolicySpec struct {
 	Rules []Rule `json:"rules,omitempty"`
 
 	// Authentication configures how callers prove who they are.
+	// +kubebuilder:default={}
 	// +optional
 	Authentication Authentication `json:"authentication,omitempty"`
 
 	// Identity configures the signed identity header sent to WordPress.
+	// +kubebuilder:default={}
 	// +optional
 	Identity IdentityForwarding `json:"identity,omitempty"`
 }
@@ -85,6 +86,7 @@ type Host string
 
 // Rule matches REST routes and methods and says what to do.
 // +kubebuilder:validation:XValidation:rule="self.action == 'Authenticate' || !has(self.roles) || size(self.roles) == 0",message="roles require action Authenticate"
+// +kubebuilder:validation:XValidation:rule="self.action == 'Authenticate' || !has(self.authMethods) || size(self.authMethods) == 0",message="authMethods require action Authenticate"
 type Rule struct {
 	// Name identifies the rule in audit logs.
 	// +kubebuilder:validation:MaxLength=63
@@ -183,11 +185,13 @@ type JWTAuthentication struct {
 
 	// Leeway tolerated on exp, nbf and iat for clock skew.
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('10m')",message="must be a duration such as 30s (0 to 10m)"
 	// +optional
 	Leeway *metav1.Duration `json:"leeway,omitempty"`
 
 	// AccessTokenTTL is the lifetime of issued access tokens.
 	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="must be a positive duration such as 30s or 15m"
 	// +optional
 	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
 }
@@ -211,8 +215,9 @@ type IdentityForwarding struct {
 	// +optional
 	SigningKeySecretRef *SecretKeySelector `json:"signingKeySecretRef,omitempty"`
 
-	// TTL of an assertion; WordPress refuses it afterwards.
+	// TTL of an assertion; WordPress refuses it afterwards. At most 60s.
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('60s')",message="must be between 1s and 60s"
 	// +optional
 	TTL *metav1.Duration `json:"ttl,omitempty"`
 }

@@ -27,13 +27,13 @@ import (
 // CodeBadCheckRequest is the code of the denial (400) of a CheckRequest
 // without HTTP attributes, method or path. Envoy always sends them, so the
 // caller is misconfigured or not Envoy; there is nothing to decide on.
-const CodeBadCheckRequest = "wpauthz_bad_check_request"
+var CodeBadCheckRequest = wperror.BadCheckRequest.Code
 
 // The denials this adapter makes itself. A call that is cancelled, or for
 // which the engine gives no decision (or panics), is refused as the engine
 // refuses a check it cannot complete: wperror.Unavailable.
 var (
-	errBadCheckRequest = wperror.New(400, CodeBadCheckRequest, "The authorization request is malformed.")
+	errBadCheckRequest = wperror.BadCheckRequest
 	errUnavailable     = wperror.Unavailable
 )
 

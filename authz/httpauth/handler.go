@@ -47,7 +47,7 @@ const (
 // that does not say the original request's URI or method, or says it in both
 // the nginx and the Traefik/Caddy convention: there is nothing reliable to
 // decide on.
-const CodeBadForwardAuthRequest = "wpauthz_bad_forward_auth_request"
+var CodeBadForwardAuthRequest = wperror.BadForwardAuthRequest.Code
 
 // The denials this adapter makes itself. When the engine gives no decision
 // (or panics) the request is refused as the engine refuses a check it cannot

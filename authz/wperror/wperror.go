@@ -78,13 +78,20 @@ var (
 	AmbiguousRequest = define(http.StatusBadRequest, "wpauthz_ambiguous_request", "The request could not be routed unambiguously.")
 	// UnknownHost: no policy covers the host.
 	UnknownHost = define(http.StatusForbidden, "wpauthz_unknown_host", "This host is not served.")
+	// BadCheckRequest: an Envoy CheckRequest without the HTTP attributes
+	// wpauthz needs. A denial, never a gRPC error, so that a
+	// failure_mode_allow setting cannot turn it into an allow.
+	BadCheckRequest = define(http.StatusBadRequest, "wpauthz_bad_check_request", "The authorization request is malformed.")
+	// BadForwardAuthRequest: an HTTP forward-auth call that does not say
+	// (or says twice, in two conventions) what the original request was.
+	BadForwardAuthRequest = define(http.StatusBadRequest, "wpauthz_bad_forward_auth_request", "The forward-auth request does not describe the original request.")
 	// Unavailable: the check could not be completed (cancelled, shutting
 	// down); fail closed.
 	Unavailable = define(http.StatusServiceUnavailable, "wpauthz_unavailable", "The authorization service is unavailable.")
 )
 
 // All lists the documented denials (for docs and tests).
-var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, Unavailable}
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable}
 
 // New renders an error that is not one of the fixed denials.
 func New(status int, code, message string) *Error { return define(status, code, message) }

@@ -160,25 +160,23 @@ func serve(ctx context.Context, o serveOptions) error {
 	return err
 }
 
-// newHTTPMux serves the HTTP checks plus liveness and readiness. It is not
-// an http.ServeMux on purpose: ServeMux "cleans" paths (redirecting "//" and
-// ".." away), and the checks must see the original request-target as sent.
+// newHTTPMux serves the HTTP checks plus liveness and readiness. The
+// checks are routed before any http.ServeMux sees the request: ServeMux
+// "cleans" paths (redirecting "//" and ".." away), and a check must see the
+// original request-target exactly as sent.
 func newHTTPMux(engine *authz.Engine, log *slog.Logger) http.Handler {
-	checks := httpauth.NewHandler(engine, log)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.RequestURI {
-		case "/healthz":
-			w.Write([]byte("ok\n"))
-		case "/readyz":
-			if !engine.Ready() {
-				http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
-				return
-			}
-			w.Write([]byte("ok\n"))
-		default:
-			checks.ServeHTTP(w, r)
-		}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !engine.Ready() {
+			http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	return httpauth.Route(httpauth.NewHandler(engine, log), mux)
 }
 
 // splitNamespacedName parses "namespace/name" or "name" (namespace default).

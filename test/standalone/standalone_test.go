@@ -239,7 +239,7 @@ func TestStandaloneBinary(t *testing.T) {
 	}
 
 	// The HTTP checks on the same engine.
-	resp, body := s.httpCheck(t, "GET", "/wp-json/wp/v2//%75sers/", nil)
+	resp, body := s.httpCheck(t, "GET", "/WP-JSON/wp/v2//users/", nil)
 	if resp.StatusCode != 404 || !strings.Contains(body, `"rest_no_route"`) {
 		t.Fatalf("http disabled: %d %s", resp.StatusCode, body)
 	}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive for real (nginx for the
+# auth_request tests, Caddy for forward_auth) when they are missing.
+# Called by `make test`; a no-op when everything is there.
+set -euo pipefail
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+	exit 1
+fi
+echo "test-deps: installing ${need[*]}"
+# Packages must not start their services on this machine: tests run their
+# own instances on free loopback ports.
+policy=/usr/sbin/policy-rc.d
+created=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
+fi
+trap '[ $created -eq 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"
