@@ -49,7 +49,7 @@ run: build ## Serve the embedded default: policies from config/samples/local.
 ##@ Test
 
 .PHONY: test
-test: lint $(GRPCURL) ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl).
+test: lint verify-generated $(GRPCURL) ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl).
 	hack/test-deps.sh
 	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 $(GO) test -race -count=1 ./...
 

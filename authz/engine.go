@@ -71,19 +71,42 @@ func (e *Engine) Ready() bool { return e.snap.Load() != nil }
 // Check decides one request. The returned Decision must not be modified:
 // denials are shared values.
 func (e *Engine) Check(ctx context.Context, req *Request) *Decision {
+	v := e.decide(ctx, req)
+	if v.denial != nil {
+		return v.denial
+	}
+	if v.id == nil {
+		return allowAnonymous
+	}
+	return e.allow(v.policy, req, v.cred, v.id, v.now)
+}
+
+// verdict is the outcome of decide: a denial, or leave to forward the
+// request with an identity (nil: anonymous).
+type verdict struct {
+	denial *Decision
+	policy *policy.Policy
+	cred   credential.Credential
+	id     *identity.Identity
+	now    time.Time
+}
+
+// decide is everything Check does except signing the identity assertion:
+// host, route, rule, credential, identity, authorization.
+func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	if ctx.Err() != nil {
-		return denyUnavailable
+		return verdict{denial: denyUnavailable}
 	}
 	snap := e.snap.Load()
 	if snap == nil {
-		return denyUnavailable
+		return verdict{denial: denyUnavailable}
 	}
 	p := snap.Lookup(req.Host)
 	if p == nil {
 		if e.allowUnknownHosts {
-			return allowAnonymous
+			return verdict{}
 		}
-		return denyUnknownHost
+		return verdict{denial: denyUnknownHost}
 	}
 	route, err := wproute.Resolve(wproute.Request{
 		Method: req.Method, Target: req.Target, Headers: req.Headers,
@@ -91,42 +114,40 @@ func (e *Engine) Check(ctx context.Context, req *Request) *Decision {
 	}, p.RestPrefix)
 	if err != nil {
 		e.log.DebugContext(ctx, "ambiguous request", "host", req.Host, "err", err)
-		return denyAmbiguous
+		return verdict{denial: denyAmbiguous}
 	}
 	if !route.REST {
 		// Not an API request: wpauthz does not guard it, but WordPress must
-		// never see a forged assertion.
-		return allowAnonymous
+		// never see a forged assertion (allowAnonymous removes it).
+		return verdict{}
 	}
 
 	action, rule := decideAction(p, route.Path, route.Method)
-	if route.Batch {
-		if !p.BatchAllowed {
-			return denyBatch
-		}
+	if route.Batch && !p.BatchAllowed {
+		return verdict{denial: denyBatch}
 	}
 	if action == v1alpha1.ActionDeny {
-		return deniedRoute(p)
+		return verdict{denial: deniedRoute(p)}
 	}
 
 	now := e.now()
 	cred, err := credential.Extract(req.Headers, credential.Source{Header: p.CredentialHeader, APIKeyHeader: p.APIKeyHeader})
 	if err != nil {
-		return credentialError(err)
+		return verdict{denial: credentialError(err)}
 	}
 	id, denial := authenticate(p, cred, now)
 	if denial != nil {
-		return denial
+		return verdict{denial: denial}
 	}
 	if d := authorize(action, rule, id); d != nil {
-		return d
+		return verdict{denial: d}
 	}
 	if route.Batch {
 		if d := e.authorizeBatch(p, req, id); d != nil {
-			return d
+			return verdict{denial: d}
 		}
 	}
-	return e.allow(p, req, cred, id, now)
+	return verdict{policy: p, cred: cred, id: id, now: now}
 }
 
 // decideAction returns the action of the first rule that matches, or the
@@ -175,7 +196,7 @@ func authenticate(p *policy.Policy, cred credential.Credential, now time.Time) (
 		c, err := p.JWT.Verify(cred.Value, now)
 		switch {
 		case err == nil:
-			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: policy.MethodJWT}, nil
+			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: identity.MethodJWT}, nil
 		case errors.Is(err, jwtauth.ErrExpired), errors.Is(err, jwtauth.ErrNotYetValid):
 			return nil, denyTokenExpired
 		default:
@@ -217,9 +238,6 @@ func deniedRoute(p *policy.Policy) *Decision {
 // whatever the client sent, and the credential is removed unless the
 // policy keeps it.
 func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credential, id *identity.Identity, now time.Time) *Decision {
-	if id == nil {
-		return allowAnonymous
-	}
 	path := req.Target
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]

@@ -678,8 +678,9 @@ func TestCompileProblems(t *testing.T) {
 
 var sinkDecision *authz.Decision
 
-// BenchmarkCheck measures a whole check per path; "decide" excludes nothing,
-// so the JWT and API-key allow paths include the Ed25519 identity assertion.
+// BenchmarkCheck measures a whole check per path. The JWT and API-key
+// allow paths include the Ed25519 identity assertion; the "decide-only"
+// runs leave it out to show the decision's own cost.
 func BenchmarkCheck(b *testing.B) {
 	f := newFixture(b)
 	tokens := make([]map[string]string, 1000)
@@ -701,10 +702,25 @@ func BenchmarkCheck(b *testing.B) {
 	for _, h := range tokens {
 		f.engine.Check(context.Background(), &authz.Request{Method: "GET", Host: "localhost", Target: "/wp-json/wp/v2/comments", Headers: h})
 	}
+	decide := func(b *testing.B, method, target string, headers func(i int) map[string]string) {
+		b.ReportAllocs()
+		ctx := context.Background()
+		for i := 0; b.Loop(); i++ {
+			if !f.engine.DecideOnly(ctx, &authz.Request{Method: method, Host: "localhost", Target: target, Headers: headers(i)}) {
+				b.Fatal("refused")
+			}
+		}
+	}
+	b.Run("jwt-es256-cached-decide-only", func(b *testing.B) {
+		decide(b, "GET", "/wp-json/wp/v2/comments", func(i int) map[string]string { return tokens[i%len(tokens)] })
+	})
 	b.Run("jwt-es256-cached", func(b *testing.B) {
 		run(b, "GET", "/wp-json/wp/v2/comments", func(i int) map[string]string { return tokens[i%len(tokens)] }, true)
 	})
 	key := map[string]string{"x-api-key": f.shopKey}
+	b.Run("apikey-decide-only", func(b *testing.B) {
+		decide(b, "GET", "/wp-json/wc/v3/orders", func(int) map[string]string { return key })
+	})
 	b.Run("apikey", func(b *testing.B) {
 		run(b, "GET", "/wp-json/wc/v3/orders", func(int) map[string]string { return key }, true)
 	})

@@ -345,7 +345,7 @@ func (c *compiler) apiKey(in *v1alpha1.ApiKey, policies map[string]*Policy) (*Po
 	if s.User == nil && len(s.Roles) == 0 {
 		return nil, nil, bad(v1alpha1.ReasonInvalidKey, "a universal key (no spec.user) needs spec.roles")
 	}
-	id := identity.Identity{Method: MethodAPIKey}
+	id := identity.Identity{Method: identity.MethodAPIKey}
 	for _, r := range s.Roles {
 		id.Roles = append(id.Roles, string(r))
 	}

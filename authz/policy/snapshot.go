@@ -174,21 +174,12 @@ func MethodBit(m string) uint8 {
 	return otherMethod
 }
 
-// Identity methods as carried in identity.Identity.Method and "amr".
-const (
-	MethodJWT      = "jwt"
-	MethodAPIKey   = "apikey"
-	MethodBasic    = "basic"
-	MethodOAuth2   = "oauth2"
-	MethodProvider = "provider"
-)
-
-var authMethodBits = map[string]uint8{MethodJWT: 1, MethodAPIKey: 2, MethodBasic: 4, MethodOAuth2: 8, MethodProvider: 16}
+var authMethodBits = map[string]uint8{identity.MethodJWT: 1, identity.MethodAPIKey: 2, identity.MethodBasic: 4, identity.MethodOAuth2: 8, identity.MethodProvider: 16}
 
 // AuthMethodBit is the bit of an identity method.
 func AuthMethodBit(m string) uint8 { return authMethodBits[m] }
 
 var crdAuthMethods = map[v1alpha1.AuthMethod]string{
-	v1alpha1.AuthMethodJWT: MethodJWT, v1alpha1.AuthMethodAPIKey: MethodAPIKey, v1alpha1.AuthMethodBasic: MethodBasic,
-	v1alpha1.AuthMethodOAuth2: MethodOAuth2, v1alpha1.AuthMethodProvider: MethodProvider,
+	v1alpha1.AuthMethodJWT: identity.MethodJWT, v1alpha1.AuthMethodAPIKey: identity.MethodAPIKey, v1alpha1.AuthMethodBasic: identity.MethodBasic,
+	v1alpha1.AuthMethodOAuth2: identity.MethodOAuth2, v1alpha1.AuthMethodProvider: identity.MethodProvider,
 }
