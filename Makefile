@@ -10,6 +10,13 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 GRPCURL_VERSION ?= v1.9.4
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GRPCURL := $(BIN)/grpcurl-$(GRPCURL_VERSION)
+GHZ_VERSION ?= v0.121.0
+GHZ := $(BIN)/ghz-$(GHZ_VERSION)
+# envtest's kube-apiserver and kubectl, and etcd: built from the Go module
+# proxy by hack/build-envtest-binaries.sh (keep in step with controller/suite_test.go).
+ENVTEST_K8S_VERSION ?= v1.37.2
+ENVTEST_ETCD_VERSION ?= v3.6.16
+ENVTEST_ASSETS := $(BIN)/envtest/k8s-$(ENVTEST_K8S_VERSION)-etcd-$(ENVTEST_ETCD_VERSION)
 
 .PHONY: all
 all: build
@@ -21,12 +28,13 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs (and, later, RBAC) from kubebuilder markers.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC (config/rbac/role.yaml) from kubebuilder markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controller/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail if generated files are stale.
-	@git diff --exit-code -- api config/crd || { echo "generated files are stale: run 'make generate manifests'"; exit 1; }
+	@git diff --exit-code -- api config/crd config/rbac || { echo "generated files are stale: run 'make generate manifests'"; exit 1; }
 
 .PHONY: lint
 lint: ## gofmt check and go vet.
@@ -44,24 +52,57 @@ build: ## Build bin/wpauthz.
 run: build ## Serve the embedded default: policies from config/samples/local.
 	@echo "wpauthz: gRPC ext_authz on :9001, HTTP checks on :8080 (policies: config/samples/local)"
 	@echo "Get a token to try it:  bin/wpauthz token mint --user-id 2 --login jane --role editor"
+	@echo "...or log in:  curl -X POST http://localhost:8080/wp-json/api/v1/token -d username=jane -d password=jane-demo-password"
 	$(BIN)/wpauthz serve --config-dir config/samples/local --log-format text
 
 ##@ Test
 
 .PHONY: test
-test: lint verify-generated $(GRPCURL) ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl).
+test: lint verify-generated $(GRPCURL) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest).
 	hack/test-deps.sh
-	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 $(GO) test -race -count=1 ./...
+	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 \
+	$(GO) test -race -count=1 ./...
+
+.PHONY: envtest-assets
+envtest-assets: ## Build kube-apiserver, kubectl and etcd for envtest into bin/envtest (a no-op when there).
+	@KUBE_VERSION=$(ENVTEST_K8S_VERSION) ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) \
+		GO=$(GO) hack/build-envtest-binaries.sh >/dev/null
+
+WP_DIR ?= /usr/share/wordpress
+.PHONY: wp-vectors
+wp-vectors: ## Regenerate WordPress hash vectors and schema from real WordPress (needs php-cli, the wordpress package).
+	php hack/wp-vectors/hashes.php $(WP_DIR) > authz/wpusers/testdata/wp_vectors.json
+	php hack/wp-vectors/schema.php $(WP_DIR) > test/mariadbtest/testdata/wordpress-schema.sql
+
+##@ Benchmark
+
+# BENCH_FLAGS go to the driver (test/bench/driver): e.g. BENCH_FLAGS="-rounds 5 -n 200000",
+# BENCH_FLAGS="-workloads jwt-es256,apikey", BENCH_FLAGS="-o bench.md -work /tmp/wpauthz-bench".
+# BENCH_WPAUTHZ is the server measured (hack/bench-profile.sh swaps in a profiling build).
+BENCH_FLAGS ?=
+BENCH_WPAUTHZ ?= $(BIN)/wpauthz
 
 .PHONY: bench
-bench: ## Engine micro-benchmarks.
-	$(GO) test -run '^$$' -bench . -benchmem ./authz/...
+bench: build $(GHZ) ## Load benchmark: wpauthz vs a do-nothing ext_authz server (the floor) under ghz; see BENCHMARKS.md.
+	$(GO) build -trimpath -o $(BIN)/wpauthz-noop ./test/bench/noop
+	$(GO) build -trimpath -o $(BIN)/wpauthz-bench ./test/bench/driver
+	$(BIN)/wpauthz-bench -wpauthz $(BENCH_WPAUTHZ) -noop $(BIN)/wpauthz-noop -ghz $(GHZ) $(BENCH_FLAGS)
+
+.PHONY: bench-micro
+bench-micro: ## Engine micro-benchmarks (go test -bench), Basic/JWT checks and login throughput.
+	$(GO) test -run '^$$' -bench . -benchmem ./authz/... ./test/tokenflow/
 
 ##@ Tools
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/controller-gen $@
+
+$(GHZ):
+	GOBIN=$(BIN) $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+	mv $(BIN)/ghz $@
+	ln -sf $(notdir $@) $(BIN)/ghz
 
 $(GRPCURL):
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)

@@ -19,6 +19,7 @@ import (
 	"github.com/wpauthz/wpauthz/authz/identity"
 	"github.com/wpauthz/wpauthz/authz/jwtauth"
 	"github.com/wpauthz/wpauthz/authz/policy"
+	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/wperror"
 	"github.com/wpauthz/wpauthz/authz/wproute"
 )
@@ -35,6 +36,9 @@ type Options struct {
 	// AllowUnknownHosts forwards requests for hosts no policy covers
 	// (without an identity) instead of refusing them.
 	AllowUnknownHosts bool
+	// Store holds revocations (read locally on every bearer check) and
+	// login throttles (Basic). Nil: a private in-memory store.
+	Store store.Store
 }
 
 // Engine decides requests against the current snapshot. It is safe for
@@ -44,12 +48,16 @@ type Engine struct {
 	log               *slog.Logger
 	now               func() time.Time
 	allowUnknownHosts bool
+	store             store.Store
 }
 
 // New returns an engine with no snapshot: it refuses everything with 503
 // until Swap is called.
 func New(opts Options) *Engine {
-	e := &Engine{log: opts.Logger, now: opts.Now, allowUnknownHosts: opts.AllowUnknownHosts}
+	e := &Engine{log: opts.Logger, now: opts.Now, allowUnknownHosts: opts.AllowUnknownHosts, store: opts.Store}
+	if e.store == nil {
+		e.store = store.NewMemory(opts.Now)
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -64,6 +72,9 @@ func (e *Engine) Swap(s *policy.Snapshot) { e.snap.Store(s) }
 
 // Snapshot returns the snapshot in force (nil before the first Swap).
 func (e *Engine) Snapshot() *policy.Snapshot { return e.snap.Load() }
+
+// Store is the revocation and throttle store the engine reads.
+func (e *Engine) Store() store.Store { return e.store }
 
 // Ready reports whether a snapshot is installed.
 func (e *Engine) Ready() bool { return e.snap.Load() != nil }
@@ -135,7 +146,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	if err != nil {
 		return verdict{denial: credentialError(err)}
 	}
-	id, denial := authenticate(p, cred, now)
+	id, denial := e.authenticate(ctx, p, req, cred, now)
 	if denial != nil {
 		return verdict{denial: denial}
 	}
@@ -185,7 +196,7 @@ func authorize(action v1alpha1.Action, rule *policy.Rule, id *identity.Identity)
 // authenticate turns a credential into an identity. A credential that is
 // presented but not valid is refused even where anonymous callers are
 // welcome: a caller is never silently downgraded to anonymous.
-func authenticate(p *policy.Policy, cred credential.Credential, now time.Time) (*identity.Identity, *Decision) {
+func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Request, cred credential.Credential, now time.Time) (*identity.Identity, *Decision) {
 	switch cred.Kind {
 	case credential.None:
 		return nil, nil
@@ -196,6 +207,9 @@ func authenticate(p *policy.Policy, cred credential.Credential, now time.Time) (
 		c, err := p.JWT.Verify(cred.Value, now)
 		switch {
 		case err == nil:
+			if Revoked(e.store, c) {
+				return nil, denyRevoked
+			}
 			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: identity.MethodJWT}, nil
 		case errors.Is(err, jwtauth.ErrExpired), errors.Is(err, jwtauth.ErrNotYetValid):
 			return nil, denyTokenExpired
@@ -211,10 +225,28 @@ func authenticate(p *policy.Policy, cred credential.Credential, now time.Time) (
 			return nil, denyInvalidAPIKey
 		}
 		return &k.Identity, nil
+	case credential.Basic:
+		if p.Basic == nil {
+			return nil, denyUnsupported
+		}
+		return e.basic(ctx, p, req, cred.Value, now)
 	}
-	// Basic and anything else: not accepted by this policy. Letting it
-	// through would let WordPress authenticate what wpauthz did not check.
+	// Anything else: not accepted by this policy. Letting it through
+	// would let WordPress authenticate what wpauthz did not check.
 	return nil, denyUnsupported
+}
+
+// Revoked reports whether verified claims are revoked: their jti, or every
+// token of their subject issued at or before a watermark ("iat" has
+// one-second resolution, so a token of the watermark's second is dead too;
+// the token service never issues one in that second). A token without iat
+// is then refused too. Both reads are local.
+func Revoked(s store.Revocations, c *jwtauth.Claims) bool {
+	if c.TokenID != "" && s.TokenRevoked(c.TokenID) {
+		return true
+	}
+	wm := s.RevokedBefore(c.Subject)
+	return !wm.IsZero() && (c.IssuedAt.IsZero() || !c.IssuedAt.After(wm))
 }
 
 func credentialError(err error) *Decision {
@@ -285,7 +317,12 @@ var (
 	denyAmbiguous          = deny(wperror.AmbiguousRequest, "ambiguous request")
 	denyUnknownHost        = deny(wperror.UnknownHost, "no policy for host")
 	denyUnavailable        = deny(wperror.Unavailable, "not ready or cancelled")
+	denyRevoked            = deny(wperror.InvalidToken, "revoked bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token was revoked"`})
+	denyBasicInvalid       = deny(wperror.InvalidCredentials, "invalid basic credentials", Header{"WWW-Authenticate", basicChallenge})
+	denyDirectoryDown      = deny(wperror.Unavailable, "user directory unavailable")
 )
+
+const basicChallenge = `Basic realm="wpauthz", charset="UTF-8"`
 
 func deny(e *wperror.Error, reason string, extra ...Header) *Decision {
 	h := append([]Header{{Name: "Content-Type", Value: "application/json; charset=UTF-8"}}, extra...)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real (nginx for the
-# auth_request tests, Caddy for forward_auth) when they are missing.
+# auth_request tests, Caddy for forward_auth, MariaDB for the WordPress user
+# directory) when they are missing.
 # Called by `make test`; a no-op when everything is there.
 set -euo pipefail
 
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+# MariaDB for the WordPress user directory tests (started by the tests
+# themselves with their own data dir; the package's service is not started).
+{ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

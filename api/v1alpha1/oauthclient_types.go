@@ -46,7 +46,7 @@ type OAuthClientSpec struct {
 	Roles []Role `json:"roles,omitempty"`
 
 	// TokenTTL is the lifetime of access tokens issued to the client.
-	// +kubebuilder:default="15m"
+	// +kubebuilder:default="15m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="must be a positive duration such as 30s or 15m"
 	// +optional
 	TokenTTL *metav1.Duration `json:"tokenTTL,omitempty"`

@@ -77,6 +77,100 @@ type WPApiPolicySpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Identity IdentityForwarding `json:"identity,omitempty"`
+
+	// WordPress is where the site's users live: its database (read-only),
+	// or a static users file for demos and tests. Basic authentication
+	// and the token endpoints need it.
+	// +optional
+	WordPress *WordPressSource `json:"wordpress,omitempty"`
+
+	// Throttle limits failed logins (token endpoints and Basic).
+	// +kubebuilder:default={}
+	// +optional
+	Throttle Throttle `json:"throttle,omitempty"`
+}
+
+// WordPressSource locates a WordPress site's users.
+// +kubebuilder:validation:XValidation:rule="has(self.databaseSecretRef) != has(self.usersSecretRef)",message="exactly one of databaseSecretRef or usersSecretRef must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.blogID) || self.blogID == 1 || (has(self.multisite) && self.multisite)",message="blogID other than 1 needs multisite"
+type WordPressSource struct {
+	// DatabaseSecretRef names the Secret entry holding the database DSN in
+	// go-sql-driver/mysql form ("user:password@tcp(db:3306)/wordpress").
+	// Give wpauthz a user that can only SELECT.
+	// +optional
+	DatabaseSecretRef *SecretKeySelector `json:"databaseSecretRef,omitempty"`
+
+	// UsersSecretRef names a Secret entry holding a static users file
+	// (YAML: users with WordPress-format password hashes, roles and
+	// application passwords), for demos and tests without a database.
+	// +optional
+	UsersSecretRef *SecretKeySelector `json:"usersSecretRef,omitempty"`
+
+	// TablePrefix is $table_prefix from wp-config.php.
+	// +kubebuilder:default="wp_"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_]+$`
+	// +optional
+	TablePrefix string `json:"tablePrefix,omitempty"`
+
+	// Multisite is true for a WordPress network.
+	// +optional
+	Multisite bool `json:"multisite,omitempty"`
+
+	// BlogID is the network site whose roles apply (1: the main site).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	BlogID int64 `json:"blogID,omitempty"`
+
+	// CacheTTL is how long a user record (roles, hashes) is used before
+	// the database is asked again. Stale records are served for up to 5
+	// minutes more while a background query refreshes them.
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="must be between 1s and 1h"
+	// +optional
+	CacheTTL *metav1.Duration `json:"cacheTTL,omitempty"`
+
+	// QueryTimeout bounds one database look-up; on timeout the request
+	// is refused with 503 (fail closed).
+	// +kubebuilder:default="2s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('30s')",message="must be between 100ms and 30s"
+	// +optional
+	QueryTimeout *metav1.Duration `json:"queryTimeout,omitempty"`
+}
+
+// Throttle limits failed logins.
+type Throttle struct {
+	// Login counts failed logins (token endpoints and Basic) per user
+	// name and per client address.
+	// +kubebuilder:default={}
+	// +optional
+	Login LoginThrottle `json:"login,omitempty"`
+}
+
+// LoginThrottle is at most N failures per window, per user and per client.
+type LoginThrottle struct {
+	// MaxFailuresPerUser within Window before that user name is refused
+	// with 429 until the window ends. 0 disables the per-user limit.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MaxFailuresPerUser *int32 `json:"maxFailuresPerUser,omitempty"`
+
+	// MaxFailuresPerClient within Window before that client address is
+	// refused with 429 until the window ends. 0 disables it.
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxFailuresPerClient *int32 `json:"maxFailuresPerClient,omitempty"`
+
+	// Window is the counting window.
+	// +kubebuilder:default="15m0s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="must be between 1s and 24h"
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
 }
 
 // Host is an exact host name or a "*." wildcard.
@@ -149,6 +243,40 @@ type Authentication struct {
 	// APIKeys enables ApiKey resources that reference this policy.
 	// +optional
 	APIKeys *APIKeyAuthentication `json:"apiKeys,omitempty"`
+
+	// Basic enables HTTP Basic authentication ("Authorization: Basic"
+	// in the credential header). It needs spec.wordpress for user
+	// credentials.
+	// +optional
+	Basic *BasicAuthentication `json:"basic,omitempty"`
+}
+
+// BasicCredential is one kind of secret Basic authentication accepts.
+// +kubebuilder:validation:Enum=Password;ApplicationPassword;ClientSecret
+type BasicCredential string
+
+// Basic credentials.
+const (
+	// BasicPassword: a WordPress login or email and the user's password.
+	BasicPassword BasicCredential = "Password"
+	// BasicApplicationPassword: a login or email and one of the user's
+	// WordPress application passwords.
+	BasicApplicationPassword BasicCredential = "ApplicationPassword"
+	// BasicClientSecret: an OAuthClient's clientID and secret (clients
+	// with the client_credentials grant).
+	BasicClientSecret BasicCredential = "ClientSecret"
+)
+
+// BasicAuthentication configures Basic authentication.
+type BasicAuthentication struct {
+	// Accept lists the credentials Basic accepts, e.g. only
+	// [ApplicationPassword] to keep real passwords off the wire.
+	// +kubebuilder:default={Password,ApplicationPassword,ClientSecret}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=set
+	// +optional
+	Accept []BasicCredential `json:"accept,omitempty"`
 }
 
 // SigningAlgorithm is a JWS algorithm wpauthz signs and verifies.
@@ -190,11 +318,40 @@ type JWTAuthentication struct {
 	Leeway *metav1.Duration `json:"leeway,omitempty"`
 
 	// AccessTokenTTL is the lifetime of issued access tokens.
-	// +kubebuilder:default="15m"
+	// +kubebuilder:default="15m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="must be a positive duration such as 30s or 15m"
 	// +optional
 	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
+
+	// RefreshTokenTTL is how long a refresh token may be used; rotation
+	// issues a new one each time but never extends a login past this
+	// lifetime counted from the login.
+	// +kubebuilder:default="720h0m0s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be at least 1m"
+	// +optional
+	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
+
+	// Compatibility adds the token endpoint shapes of the plugins wpauthz
+	// replaces, for clients that cannot change yet (docs/token-endpoints.md).
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=set
+	// +optional
+	Compatibility []TokenCompatibility `json:"compatibility,omitempty"`
 }
+
+// TokenCompatibility names a plugin whose token endpoints wpauthz mimics.
+// +kubebuilder:validation:Enum=JWTAuthForWPRESTAPI;MiniOrange
+type TokenCompatibility string
+
+// Compatibility shapes.
+const (
+	// CompatJWTAuth: "JWT Authentication for WP REST API"
+	// (/jwt-auth/v1/token and /jwt-auth/v1/token/validate).
+	CompatJWTAuth TokenCompatibility = "JWTAuthForWPRESTAPI"
+	// CompatMiniOrange: miniOrange's "jwt_token" field in the
+	// /api/v1/token answer and /api/v1/token-validate.
+	CompatMiniOrange TokenCompatibility = "MiniOrange"
+)
 
 // APIKeyAuthentication configures API keys.
 type APIKeyAuthentication struct {

@@ -198,6 +198,15 @@ func allLower(m map[string]string) bool {
 	return true
 }
 
+// Messages every response may share: they are never modified after they
+// are built, and gRPC only reads (marshals) a response, so concurrent
+// calls can point at the same ones.
+var (
+	statusOK    = &rpcstatus.Status{Code: int32(codes.OK)}
+	appendFalse = &wrapperspb.BoolValue{Value: false}
+	appendTrue  = &wrapperspb.BoolValue{Value: true}
+)
+
 func okResponse(d *authz.Decision) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{
 		Headers: headerOptions(d.UpstreamHeaders, false),
@@ -205,7 +214,7 @@ func okResponse(d *authz.Decision) *authv3.CheckResponse {
 		HeadersToRemove: d.UpstreamRemove,
 	}
 	return &authv3.CheckResponse{
-		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
+		Status:       statusOK,
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 	}
 }
@@ -279,7 +288,6 @@ func headerOptions(hs []authz.Header, addJSONType bool) []*corev3.HeaderValueOpt
 	}
 	block := make([]option, n)
 	out := make([]*corev3.HeaderValueOption, n)
-	var overwrite, appendFlag *wrapperspb.BoolValue
 	for i := range n {
 		b := &block[i]
 		if i < len(hs) {
@@ -289,16 +297,10 @@ func headerOptions(hs []authz.Header, addJSONType bool) []*corev3.HeaderValueOpt
 		}
 		b.opt.Header = &b.val
 		if i < len(hs) && hasHeader(hs[:i], hs[i].Name) {
-			if appendFlag == nil {
-				appendFlag = &wrapperspb.BoolValue{Value: true}
-			}
-			b.opt.Append = appendFlag
+			b.opt.Append = appendTrue
 			b.opt.AppendAction = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
 		} else {
-			if overwrite == nil {
-				overwrite = &wrapperspb.BoolValue{Value: false}
-			}
-			b.opt.Append = overwrite
+			b.opt.Append = appendFalse
 			b.opt.AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
 		}
 		out[i] = &b.opt

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -424,5 +425,37 @@ func TestParseSigningKey(t *testing.T) {
 				t.Errorf("%s: error leaks key material: %q", name, msg)
 			}
 		}
+	}
+}
+
+// TestSignatureMatchesStdlib: Sign's Ed25519 implementation must produce
+// exactly crypto/ed25519's signature (Ed25519 is deterministic), for any
+// key and any message length around the sizes assertions have, and the
+// result must verify with crypto/ed25519.
+func TestSignatureMatchesStdlib(t *testing.T) {
+	msg := make([]byte, 2048)
+	for i := range 200 {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := msg[:(i*37)%len(msg)]
+		if _, err := rand.Read(m); err != nil {
+			t.Fatal(err)
+		}
+		got, want := sign(key, m), ed25519.Sign(key, m)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("key %d, %d-byte message: signature differs from crypto/ed25519", i, len(m))
+		}
+		if !ed25519.Verify(key.Public().(ed25519.PublicKey), m, got) {
+			t.Fatalf("key %d: signature does not verify", i)
+		}
+	}
+	// RFC 8032 §7.1, TEST 3 (two-byte message).
+	seed, _ := hex.DecodeString("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
+	wantSig, _ := hex.DecodeString("6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac" +
+		"18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a")
+	if got := sign(ed25519.NewKeyFromSeed(seed), []byte{0xaf, 0x82}); !bytes.Equal(got, wantSig) {
+		t.Fatalf("RFC 8032 test 3: got %x", got)
 	}
 }

@@ -17,9 +17,12 @@ import (
 
 	"github.com/wpauthz/wpauthz/api/v1alpha1"
 	"github.com/wpauthz/wpauthz/authz/apikey"
+	"github.com/wpauthz/wpauthz/authz/basicauth"
 	"github.com/wpauthz/wpauthz/authz/identity"
 	"github.com/wpauthz/wpauthz/authz/jwtauth"
+	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/wproute"
+	"github.com/wpauthz/wpauthz/authz/wpusers"
 )
 
 // Defaults, applied when a field is empty (the API server applies the same
@@ -33,6 +36,13 @@ const (
 	DefaultAccessTokenTTL   = 15 * time.Minute
 	DefaultIdentityTTL      = 30 * time.Second
 	MaxIdentityTTL          = 60 * time.Second
+	DefaultRefreshTokenTTL  = 30 * 24 * time.Hour
+	DefaultTablePrefix      = "wp_"
+	DefaultUserCacheTTL     = 30 * time.Second
+	DefaultQueryTimeout     = 2 * time.Second
+	DefaultLoginWindow      = 15 * time.Minute
+	DefaultMaxFailuresUser  = 5
+	DefaultMaxFailuresIP    = 20
 )
 
 // Options are process-wide compile settings.
@@ -40,6 +50,9 @@ type Options struct {
 	// IdentityKey signs identity assertions for policies that name no key
 	// of their own. Nil: such policies are refused.
 	IdentityKey ed25519.PrivateKey
+	// Users keeps user directories (database pools, caches) across
+	// compiles. Nil: each compile opens its own.
+	Users *wpusers.Pool
 }
 
 // Compile builds a snapshot from every valid resource in b. Resources that
@@ -237,6 +250,56 @@ func (c *compiler) policy(in *v1alpha1.WPApiPolicy) (*Policy, error) {
 		p.APIKeys, _ = apikey.NewIndex(nil) // filled once the ApiKeys are compiled
 	}
 
+	if j := s.Authentication.JWT; j != nil {
+		p.RefreshTTL = durationOr(j.RefreshTokenTTL, DefaultRefreshTokenTTL)
+		for _, m := range j.Compatibility {
+			switch m {
+			case v1alpha1.CompatJWTAuth:
+				p.CompatJWTAuth = true
+			case v1alpha1.CompatMiniOrange:
+				p.CompatMiniOrange = true
+			default:
+				return nil, bad(v1alpha1.ReasonInvalidRule, "spec.authentication.jwt.compatibility: unknown value %q", m)
+			}
+		}
+	}
+	if w := s.WordPress; w != nil {
+		d, err := c.directory(ns, w)
+		if err != nil {
+			return nil, err.(Problem).withName(in.Name)
+		}
+		p.Users = d
+	}
+	if b := s.Authentication.Basic; b != nil {
+		p.Basic = &Basic{}
+		accept := b.Accept
+		if len(accept) == 0 {
+			accept = []v1alpha1.BasicCredential{v1alpha1.BasicPassword, v1alpha1.BasicApplicationPassword, v1alpha1.BasicClientSecret}
+		}
+		for _, a := range accept {
+			switch a {
+			case v1alpha1.BasicPassword:
+				p.Basic.Users.Passwords = true
+			case v1alpha1.BasicApplicationPassword:
+				p.Basic.Users.AppPasswords = true
+			case v1alpha1.BasicClientSecret:
+				p.Basic.ClientSecrets = true
+			default:
+				return nil, bad(v1alpha1.ReasonInvalidRule, "spec.authentication.basic.accept: unknown value %q", a)
+			}
+		}
+		if (p.Basic.Users.Passwords || p.Basic.Users.AppPasswords) && p.Users == nil {
+			return nil, bad(v1alpha1.ReasonInvalidRule, "spec.authentication.basic accepts WordPress passwords but spec.wordpress is not set")
+		}
+		if p.Basic.ClientSecrets {
+			p.Basic.Clients = basicauth.NewClients(nil) // filled once the OAuthClients are compiled
+		}
+	}
+	lt := s.Throttle.Login
+	window := durationOr(lt.Window, DefaultLoginWindow)
+	p.LoginUser = store.Limit{Max: int(int32Or(lt.MaxFailuresPerUser, DefaultMaxFailuresUser)), Window: window}
+	p.LoginClient = store.Limit{Max: int(int32Or(lt.MaxFailuresPerClient, DefaultMaxFailuresIP)), Window: window}
+
 	p.IdentityTTL = durationOr(s.Identity.TTL, DefaultIdentityTTL)
 	if p.IdentityTTL <= 0 || p.IdentityTTL > MaxIdentityTTL {
 		return nil, bad(v1alpha1.ReasonInvalidRule, "spec.identity.ttl must be between 1s and %s", MaxIdentityTTL)
@@ -368,6 +431,66 @@ func (c *compiler) apiKey(in *v1alpha1.ApiKey, policies map[string]*Policy) (*Po
 	return p, k, nil
 }
 
+func int32Or(v *int32, def int32) int32 {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+// withName fills the resource name of a Problem built before it was known.
+func (p Problem) withName(name string) Problem {
+	if p.Name == "" {
+		p.Name = name
+	}
+	return p
+}
+
+// directory opens (or reuses, through the pool) the user directory of
+// spec.wordpress.
+func (c *compiler) directory(ns string, w *v1alpha1.WordPressSource) (*wpusers.Directory, error) {
+	bad := func(reason, format string, args ...any) error {
+		return Problem{Kind: "WPApiPolicy", Namespace: ns, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	spec := wpusers.Spec{
+		TablePrefix: cmp.Or(w.TablePrefix, DefaultTablePrefix), Multisite: w.Multisite, BlogID: max(w.BlogID, 1),
+		TTL: durationOr(w.CacheTTL, DefaultUserCacheTTL), QueryTimeout: durationOr(w.QueryTimeout, DefaultQueryTimeout),
+	}
+	var ref *v1alpha1.SecretKeySelector
+	field := "databaseSecretRef"
+	switch {
+	case w.DatabaseSecretRef != nil && w.UsersSecretRef == nil:
+		ref = w.DatabaseSecretRef
+	case w.UsersSecretRef != nil && w.DatabaseSecretRef == nil:
+		ref, field = w.UsersSecretRef, "usersSecretRef"
+	default:
+		return nil, bad(v1alpha1.ReasonInvalidRule, "spec.wordpress: set exactly one of databaseSecretRef or usersSecretRef")
+	}
+	data, ok := c.secretData(ns, ref.Name)
+	if !ok {
+		return nil, bad(v1alpha1.ReasonSecretNotFound, "spec.wordpress.%s: Secret %q not found", field, ref.Name)
+	}
+	raw, ok := data[ref.Key]
+	if !ok || len(raw) == 0 {
+		return nil, bad(v1alpha1.ReasonSecretNotFound, "spec.wordpress.%s: Secret %q has no key %q", field, ref.Name, ref.Key)
+	}
+	if field == "databaseSecretRef" {
+		spec.DSN = strings.TrimSpace(string(raw))
+	} else {
+		spec.Users = raw
+	}
+	pool := c.opts.Users
+	if pool == nil {
+		pool = wpusers.NewPool()
+	}
+	d, err := pool.Directory(spec)
+	if err != nil {
+		// The error never quotes the DSN or the file's hashes.
+		return nil, bad(v1alpha1.ReasonInvalidRule, "spec.wordpress.%s: Secret %q key %q: %v", field, ref.Name, ref.Key, err)
+	}
+	return d, nil
+}
+
 func (c *compiler) oauthClient(in *v1alpha1.OAuthClient, policies map[string]*Policy) error {
 	ns := nsOrDefault(in.Namespace)
 	bad := func(reason, format string, args ...any) error {
@@ -380,9 +503,28 @@ func (c *compiler) oauthClient(in *v1alpha1.OAuthClient, policies map[string]*Po
 	if !ok {
 		return bad(v1alpha1.ReasonSecretNotFound, "spec.secretRef: Secret %q not found", in.Spec.SecretRef.Name)
 	}
-	if len(data[in.Spec.SecretRef.Key]) == 0 {
+	secret := data[in.Spec.SecretRef.Key]
+	if len(secret) == 0 {
 		return bad(v1alpha1.ReasonSecretNotFound, "spec.secretRef: Secret %q has no key %q", in.Spec.SecretRef.Name, in.Spec.SecretRef.Key)
 	}
+	p := policies[ns+"/"+in.Spec.PolicyRef.Name]
+	if p.Basic == nil || !p.Basic.ClientSecrets || !slices.Contains(in.Spec.Grants, v1alpha1.GrantType("client_credentials")) {
+		return nil
+	}
+	if p.Basic.Clients.Has(in.Spec.ClientID) {
+		return bad(v1alpha1.ReasonInvalidKey, "spec.clientID %q is used by another OAuthClient of the policy", in.Spec.ClientID)
+	}
+	cl := &basicauth.Client{
+		Namespace: ns, Name: in.Name, ClientID: in.Spec.ClientID,
+		SecretHash: sha256.Sum256([]byte(strings.TrimSpace(string(secret)))), Disabled: in.Spec.Disabled,
+	}
+	for _, r := range in.Spec.Roles {
+		cl.Roles = append(cl.Roles, string(r))
+	}
+	if u := in.Spec.User; u != nil {
+		cl.UserID, cl.UserLogin = u.ID, u.Login
+	}
+	p.Basic.Clients = p.Basic.Clients.With(cl)
 	return nil
 }
 

@@ -9,9 +9,12 @@ import (
 
 	"github.com/wpauthz/wpauthz/api/v1alpha1"
 	"github.com/wpauthz/wpauthz/authz/apikey"
+	"github.com/wpauthz/wpauthz/authz/basicauth"
 	"github.com/wpauthz/wpauthz/authz/identity"
 	"github.com/wpauthz/wpauthz/authz/jwtauth"
+	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/wproute"
+	"github.com/wpauthz/wpauthz/authz/wpusers"
 )
 
 // Snapshot is a compiled, immutable set of policies indexed by host.
@@ -109,8 +112,39 @@ type Policy struct {
 	Signer      *identity.Signer
 	IdentityTTL time.Duration
 
+	// Users is the WordPress user directory (spec.wordpress); nil without.
+	Users *wpusers.Directory
+	// Basic is nil when Basic authentication is off.
+	Basic *Basic
+	// LoginUser and LoginClient throttle failed logins per user name and
+	// per client address (Max 0: off).
+	LoginUser, LoginClient store.Limit
+	// RefreshTTL bounds a login's refresh-token family.
+	RefreshTTL time.Duration
+	// CompatJWTAuth and CompatMiniOrange enable the plugins' token
+	// endpoint shapes.
+	CompatJWTAuth, CompatMiniOrange bool
+
 	created time.Time
 }
+
+// Basic is a policy's compiled Basic authentication.
+type Basic struct {
+	// Users says which user secrets are accepted.
+	Users wpusers.Accept
+	// ClientSecrets accepts OAuthClient client_id:client_secret.
+	ClientSecrets bool
+	// Clients are the policy's OAuthClients with the client_credentials
+	// grant (filled when ClientSecrets is on).
+	Clients *basicauth.Clients
+}
+
+// Key is "namespace/name".
+func (p *Policy) Key() string { return p.Namespace + "/" + p.Name }
+
+// CanIssue reports whether the policy serves the token endpoints: a JWT
+// key that can sign and a user directory.
+func (p *Policy) CanIssue() bool { return p.JWT != nil && p.JWT.CanSign() && p.Users != nil }
 
 // Rule is a compiled rule.
 type Rule struct {

@@ -86,12 +86,36 @@ var (
 	// (or says twice, in two conventions) what the original request was.
 	BadForwardAuthRequest = define(http.StatusBadRequest, "wpauthz_bad_forward_auth_request", "The forward-auth request does not describe the original request.")
 	// Unavailable: the check could not be completed (cancelled, shutting
-	// down); fail closed.
+	// down, the WordPress database unreachable); fail closed.
 	Unavailable = define(http.StatusServiceUnavailable, "wpauthz_unavailable", "The authorization service is unavailable.")
+	// InvalidCredentials: a user name and password (Basic or the login
+	// endpoint) that do not match — one answer for an unknown user and a
+	// wrong password, so that nobody learns which users exist.
+	InvalidCredentials = define(http.StatusUnauthorized, "wpauthz_invalid_credentials", "The username or password is incorrect.")
+	// TooManyAttempts: too many failed logins for this user name or from
+	// this client; Retry-After says when to try again.
+	TooManyAttempts = define(http.StatusTooManyRequests, "wpauthz_too_many_attempts", "Too many failed login attempts. Try again later.")
+	// InvalidRequest: a token endpoint request with missing, repeated,
+	// oversized or malformed parameters (bad JSON, arrays).
+	InvalidRequest = define(http.StatusBadRequest, "wpauthz_invalid_request", "The request is missing a parameter or is malformed.")
+	// InvalidRefreshToken: a refresh token that is unknown, expired,
+	// revoked, or already spent (which revokes its whole family).
+	InvalidRefreshToken = define(http.StatusUnauthorized, "wpauthz_invalid_refresh_token", "The refresh token is invalid.")
+	// JWTAuthInvalidCredentials: the failed login of the "JWT
+	// Authentication for WP REST API" compatible endpoint (that plugin's
+	// status and code prefix; one code for unknown user and wrong password).
+	JWTAuthInvalidCredentials = define(http.StatusForbidden, "[jwt_auth] invalid_credentials", "The username or password is incorrect.")
+	// JWTAuthInvalidToken: the compatible /jwt-auth/v1/token/validate
+	// refusing a token (the plugin's code).
+	JWTAuthInvalidToken = define(http.StatusForbidden, "jwt_auth_invalid_token", "The token is invalid.")
+	// JWTAuthNoAuthHeader: the compatible validate endpoint without an
+	// Authorization header (the plugin's code).
+	JWTAuthNoAuthHeader = define(http.StatusForbidden, "jwt_auth_no_auth_header", "Authorization header not found.")
 )
 
 // All lists the documented denials (for docs and tests).
-var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable}
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable,
+	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader}
 
 // New renders an error that is not one of the fixed denials.
 func New(status int, code, message string) *Error { return define(status, code, message) }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 	"github.com/wpauthz/wpauthz/authz/httpauth"
 	"github.com/wpauthz/wpauthz/authz/identity"
 	"github.com/wpauthz/wpauthz/authz/policy"
+	"github.com/wpauthz/wpauthz/authz/store"
+	"github.com/wpauthz/wpauthz/authz/tokenservice"
+	"github.com/wpauthz/wpauthz/authz/wpusers"
 	"github.com/wpauthz/wpauthz/configdir"
 )
 
@@ -28,9 +32,11 @@ type serveOptions struct {
 	httpAddr          string
 	identityKeyFile   string
 	allowUnknownHosts bool
+	trustedProxyHops  int
 	shutdownTimeout   time.Duration
 	logLevel          string
 	logFormat         string
+	cluster           clusterOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -43,7 +49,12 @@ nginx/Traefik/Caddy/Envoy HTTP checks on --http-addr.
 
 With --config-dir it runs standalone: policies, keys and Secrets come from the
 *.yaml files in that folder, validated with the CRD schemas and reloaded when
-the folder changes.`,
+the folder changes.
+
+Without --config-dir it runs in a cluster: the resources come from the
+Kubernetes API (kubeconfig from $KUBECONFIG, ~/.kube/config or the pod's
+service account). Every replica compiles and serves; the replica holding the
+--leader-election-id Lease writes status.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
 	}
@@ -53,9 +64,11 @@ the folder changes.`,
 	f.StringVar(&o.httpAddr, "http-addr", ":8080", "HTTP check, health and token endpoints listen address")
 	f.StringVar(&o.identityKeyFile, "identity-key", "", "Ed25519 private key (PKCS#8 PEM or 32-byte seed) signing X-WPAuthz-Identity for policies without their own key")
 	f.BoolVar(&o.allowUnknownHosts, "allow-unknown-hosts", false, "forward requests for hosts no policy covers, without identity (default: refuse them)")
+	f.IntVar(&o.trustedProxyHops, "trusted-proxy-hops", 0, "proxies in front of the token endpoints whose X-Forwarded-For entries are trusted for login throttling (0: the peer address)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight checks may take to finish on SIGTERM")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	addClusterFlags(f, &o.cluster)
 	return cmd
 }
 
@@ -63,9 +76,6 @@ func serve(ctx context.Context, o serveOptions) error {
 	log, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		return err
-	}
-	if o.configDir == "" {
-		return errors.New("in-cluster mode is not available yet: pass --config-dir to run standalone")
 	}
 	var compileOpts policy.Options
 	if o.identityKeyFile != "" {
@@ -78,9 +88,33 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	engine := authz.New(authz.Options{Logger: log, AllowUnknownHosts: o.allowUnknownHosts})
-	loader, err := configdir.NewLoader(o.configDir, log)
-	if err != nil {
+	// Standalone: token state in memory (one replica). The user
+	// directories (database pools, caches) survive policy reloads, and
+	// forget a user whose tokens are revoked.
+	st := store.NewMemory(nil)
+	users := wpusers.NewPool()
+	defer users.Close()
+	compileOpts.Users = users
+	defer st.Subscribe(func(ev store.Event) {
+		if ev.Kind == store.SubjectRevoked {
+			if id, err := strconv.ParseInt(ev.Subject, 10, 64); err == nil {
+				users.ForgetUser(id)
+			}
+		}
+	})()
+	engine := authz.New(authz.Options{Logger: log, AllowUnknownHosts: o.allowUnknownHosts, Store: st})
+	tokens := tokenservice.New(tokenservice.Options{
+		Snapshot: engine.Snapshot, Store: st, Log: log, ClientIP: tokenservice.ForwardedIP(o.trustedProxyHops),
+	})
+	var (
+		loader     *configdir.Loader
+		runCluster func(context.Context) error
+	)
+	if o.configDir != "" {
+		if loader, err = configdir.NewLoader(o.configDir, log); err != nil {
+			return err
+		}
+	} else if runCluster, err = newClusterSource(ctx, o.cluster, log, engine, compileOpts, func(snap *policy.Snapshot) { retainInUse(users, snap) }); err != nil {
 		return err
 	}
 
@@ -99,7 +133,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log)
 	httpSrv := &http.Server{
-		Handler:           newHTTPMux(engine, log),
+		Handler:           newHTTPMux(engine, tokens, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -107,7 +141,13 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	watchErr := make(chan error, 1)
+	if runCluster != nil {
+		g.Go(func() error { return runCluster(ctx) })
+	}
 	g.Go(func() error {
+		if loader == nil {
+			return nil
+		}
 		err := loader.Watch(ctx, func(b policy.Bundle) error {
 			snap, problems := policy.Compile(b, compileOpts)
 			if len(problems) > 0 {
@@ -118,6 +158,13 @@ func serve(ctx context.Context, o serveOptions) error {
 				return errors.Join(errs...)
 			}
 			engine.Swap(snap)
+			var inUse []*wpusers.Directory
+			for _, p := range snap.Policies() {
+				if p.Users != nil {
+					inUse = append(inUse, p.Users)
+				}
+			}
+			users.Retain(inUse)
 			log.Info("policy loaded", "policies", len(snap.Policies()), "dir", o.configDir)
 			return nil
 		})
@@ -164,7 +211,10 @@ func serve(ctx context.Context, o serveOptions) error {
 // checks are routed before any http.ServeMux sees the request: ServeMux
 // "cleans" paths (redirecting "//" and ".." away), and a check must see the
 // original request-target exactly as sent.
-func newHTTPMux(engine *authz.Engine, log *slog.Logger) http.Handler {
+//
+// The token endpoints ({restPrefix}/api/v1/token…, /.well-known/…) come
+// next, also before the ServeMux, for every host that has a policy.
+func newHTTPMux(engine *authz.Engine, tokens *tokenservice.Service, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -176,7 +226,7 @@ func newHTTPMux(engine *authz.Engine, log *slog.Logger) http.Handler {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	return httpauth.Route(httpauth.NewHandler(engine, log), mux)
+	return httpauth.Route(httpauth.NewHandler(engine, log), tokenservice.Route(tokens, mux))
 }
 
 // splitNamespacedName parses "namespace/name" or "name" (namespace default).

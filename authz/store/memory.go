@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Memory is an in-process Store: the standalone mode's, and the reference
+// the conformance suite is written against. State is lost on restart.
+type Memory struct {
+	mu        sync.RWMutex
+	revoked   map[string]time.Time // jti -> token expiry
+	watermark map[string]watermark
+	refresh   map[string]*memRefresh
+	families  map[string]*memFamily
+	throttles map[string]*memThrottle
+	subs      map[int]func(Event)
+	nextSub   int
+	lastSweep time.Time
+	now       func() time.Time
+}
+
+type watermark struct{ before, forgetAt time.Time }
+
+type memRefresh struct {
+	rec   RefreshRecord
+	spent bool
+}
+
+type memFamily struct {
+	revoked bool
+	members []string
+	expires time.Time
+}
+
+type memThrottle struct {
+	count        int
+	windowEnd    time.Time
+	blockedUntil time.Time
+}
+
+// NewMemory returns an empty store. now is the clock used to sweep
+// expired entries (time.Now when nil).
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{
+		revoked: map[string]time.Time{}, watermark: map[string]watermark{}, refresh: map[string]*memRefresh{},
+		families: map[string]*memFamily{}, throttles: map[string]*memThrottle{}, subs: map[int]func(Event){}, now: now,
+	}
+}
+
+func (m *Memory) Close() error { return nil }
+
+func (m *Memory) Subscribe(f func(Event)) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.nextSub
+	m.nextSub++
+	m.subs[id] = f
+	return func() {
+		m.mu.Lock()
+		delete(m.subs, id)
+		m.mu.Unlock()
+	}
+}
+
+// publish calls subscribers outside the lock.
+func (m *Memory) publish(evs ...Event) {
+	m.mu.RLock()
+	subs := make([]func(Event), 0, len(m.subs))
+	for _, f := range m.subs {
+		subs = append(subs, f)
+	}
+	m.mu.RUnlock()
+	for _, ev := range evs {
+		for _, f := range subs {
+			f(ev)
+		}
+	}
+}
+
+// sweep drops entries that can no longer matter (m.mu held for writing).
+func (m *Memory) sweep() {
+	now := m.now()
+	if now.Sub(m.lastSweep) < time.Minute {
+		return
+	}
+	m.lastSweep = now
+	for k, exp := range m.revoked {
+		if now.After(exp) {
+			delete(m.revoked, k)
+		}
+	}
+	for k, w := range m.watermark {
+		if now.After(w.forgetAt) {
+			delete(m.watermark, k)
+		}
+	}
+	for k, r := range m.refresh {
+		if now.After(r.rec.ExpiresAt) && now.After(r.rec.FamilyExpiresAt) {
+			delete(m.refresh, k)
+		}
+	}
+	for k, f := range m.families {
+		if now.After(f.expires) {
+			for _, id := range f.members {
+				delete(m.refresh, id)
+			}
+			delete(m.families, k)
+		}
+	}
+	for k, t := range m.throttles {
+		if now.After(t.windowEnd) && now.After(t.blockedUntil) {
+			delete(m.throttles, k)
+		}
+	}
+}
+
+func (m *Memory) RevokeToken(_ context.Context, jti string, expires time.Time) error {
+	if jti == "" {
+		return nil
+	}
+	m.mu.Lock()
+	m.sweep()
+	if old, ok := m.revoked[jti]; !ok || expires.After(old) {
+		m.revoked[jti] = expires
+	}
+	m.mu.Unlock()
+	m.publish(Event{Kind: TokenRevoked, JTI: jti})
+	return nil
+}
+
+func (m *Memory) TokenRevoked(jti string) bool {
+	m.mu.RLock()
+	_, ok := m.revoked[jti]
+	m.mu.RUnlock()
+	return ok
+}
+
+func (m *Memory) RevokeSubject(_ context.Context, subject string, before time.Time, keep time.Duration) error {
+	m.mu.Lock()
+	m.sweep()
+	w := m.watermark[subject]
+	if before.After(w.before) {
+		w.before = before
+	}
+	if f := before.Add(keep); f.After(w.forgetAt) {
+		w.forgetAt = f
+	}
+	m.watermark[subject] = w
+	m.mu.Unlock()
+	m.publish(Event{Kind: SubjectRevoked, Subject: subject, Before: before})
+	return nil
+}
+
+func (m *Memory) RevokedBefore(subject string) time.Time {
+	m.mu.RLock()
+	w := m.watermark[subject]
+	m.mu.RUnlock()
+	return w.before
+}
+
+func (m *Memory) CreateRefresh(_ context.Context, rec RefreshRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep()
+	if _, ok := m.refresh[rec.ID]; ok {
+		return ErrExists
+	}
+	f := m.families[rec.Family]
+	if f == nil {
+		f = &memFamily{expires: rec.FamilyExpiresAt}
+		m.families[rec.Family] = f
+	}
+	if f.revoked {
+		return ErrFamilyRevoked
+	}
+	f.members = append(f.members, rec.ID)
+	m.refresh[rec.ID] = &memRefresh{rec: rec}
+	return nil
+}
+
+func (m *Memory) GetRefresh(_ context.Context, id string, now time.Time) (RefreshRecord, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	r := m.refresh[id]
+	if r == nil || r.spent || !now.Before(r.rec.ExpiresAt) || !now.Before(r.rec.FamilyExpiresAt) {
+		return RefreshRecord{}, ErrNotFound
+	}
+	if f := m.families[r.rec.Family]; f == nil || f.revoked {
+		return RefreshRecord{}, ErrFamilyRevoked
+	}
+	return r.rec, nil
+}
+
+func (m *Memory) RotateRefresh(ctx context.Context, id string, next RefreshRecord, now time.Time) (RefreshRecord, error) {
+	m.mu.Lock()
+	m.sweep()
+	r := m.refresh[id]
+	if r == nil {
+		m.mu.Unlock()
+		return RefreshRecord{}, ErrNotFound
+	}
+	f := m.families[r.rec.Family]
+	switch {
+	case f == nil || f.revoked:
+		m.mu.Unlock()
+		return RefreshRecord{}, ErrFamilyRevoked
+	case r.spent:
+		evs := m.revokeFamilyLocked(r.rec.Family, f, now)
+		m.mu.Unlock()
+		m.publish(evs...)
+		return RefreshRecord{}, ErrReused
+	case !now.Before(r.rec.ExpiresAt) || !now.Before(r.rec.FamilyExpiresAt):
+		m.mu.Unlock()
+		return RefreshRecord{}, ErrNotFound
+	}
+	if _, dup := m.refresh[next.ID]; dup {
+		m.mu.Unlock()
+		return RefreshRecord{}, ErrExists
+	}
+	r.spent = true
+	next.Family = r.rec.Family
+	next.FamilyExpiresAt = r.rec.FamilyExpiresAt
+	if next.ExpiresAt.After(next.FamilyExpiresAt) {
+		next.ExpiresAt = next.FamilyExpiresAt
+	}
+	f.members = append(f.members, next.ID)
+	m.refresh[next.ID] = &memRefresh{rec: next}
+	m.mu.Unlock()
+	return r.rec, nil
+}
+
+func (m *Memory) RevokeFamily(_ context.Context, family string, now time.Time) error {
+	m.mu.Lock()
+	f := m.families[family]
+	if f == nil {
+		m.mu.Unlock()
+		return ErrNotFound
+	}
+	evs := m.revokeFamilyLocked(family, f, now)
+	m.mu.Unlock()
+	m.publish(evs...)
+	return nil
+}
+
+// revokeFamilyLocked marks the family revoked and revokes the access
+// tokens issued with its members that are still alive.
+func (m *Memory) revokeFamilyLocked(family string, f *memFamily, now time.Time) []Event {
+	f.revoked = true
+	evs := []Event{{Kind: FamilyRevoked, Family: family}}
+	for _, id := range f.members {
+		r := m.refresh[id]
+		if r == nil || r.rec.AccessJTI == "" || !now.Before(r.rec.AccessExpiresAt) {
+			continue
+		}
+		m.revoked[r.rec.AccessJTI] = r.rec.AccessExpiresAt
+		evs = append(evs, Event{Kind: TokenRevoked, JTI: r.rec.AccessJTI, Subject: r.rec.Subject})
+	}
+	return evs
+}
+
+func (m *Memory) Throttled(_ context.Context, key string, now time.Time) (time.Duration, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if t := m.throttles[key]; t != nil && now.Before(t.blockedUntil) {
+		return t.blockedUntil.Sub(now), nil
+	}
+	return 0, nil
+}
+
+func (m *Memory) Fail(_ context.Context, key string, limit Limit, now time.Time) (time.Duration, error) {
+	if limit.Max <= 0 || limit.Window <= 0 {
+		return 0, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep()
+	t := m.throttles[key]
+	if t == nil || !now.Before(t.windowEnd) {
+		if t != nil && now.Before(t.blockedUntil) {
+			return t.blockedUntil.Sub(now), nil
+		}
+		t = &memThrottle{windowEnd: now.Add(limit.Window)}
+		m.throttles[key] = t
+	}
+	t.count++
+	if t.count >= limit.Max && t.blockedUntil.Before(t.windowEnd) {
+		t.blockedUntil = t.windowEnd
+	}
+	if now.Before(t.blockedUntil) {
+		return t.blockedUntil.Sub(now), nil
+	}
+	return 0, nil
+}
+
+func (m *Memory) Reset(_ context.Context, key string) error {
+	m.mu.Lock()
+	delete(m.throttles, key)
+	m.mu.Unlock()
+	return nil
+}
+
+var _ Store = (*Memory)(nil)

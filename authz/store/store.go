@@ -1,0 +1,130 @@
+// Package store holds wpauthz's token state: revoked token IDs (until the
+// token would have expired anyway), per-subject "tokens issued before T are
+// dead" watermarks, refresh-token families, and login throttles.
+//
+// The check path reads revocations through TokenRevoked and RevokedBefore,
+// which must answer from local memory and never wait on I/O: a Redis
+// implementation keeps a local copy fed by pub/sub (DESIGN.md, "Shared
+// state"). Everything else may do I/O and takes a context.
+//
+// Memory is the implementation for standalone mode and tests; storetest
+// holds the conformance suite every implementation must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is every kind of state; one backend implements all of it.
+type Store interface {
+	Revocations
+	RefreshTokens
+	Throttles
+	// Subscribe calls f after every revocation, on every replica (for
+	// Memory: this process), so caches of the subject can be dropped.
+	// The returned function unsubscribes.
+	Subscribe(f func(Event)) (cancel func())
+	// Close releases the backend.
+	Close() error
+}
+
+// Revocations are revoked access tokens and subject watermarks.
+type Revocations interface {
+	// RevokeToken revokes one token ID until expires (its exp); later
+	// the entry may be forgotten, the token being dead by expiry.
+	RevokeToken(ctx context.Context, jti string, expires time.Time) error
+	// TokenRevoked reports whether jti is revoked. Local and non-blocking.
+	TokenRevoked(jti string) bool
+	// RevokeSubject kills every token of subject issued before before
+	// (a watermark only ever moves forward). keep bounds how long the
+	// watermark must be remembered: the longest lifetime of any token of
+	// the subject (refresh tokens included).
+	RevokeSubject(ctx context.Context, subject string, before time.Time, keep time.Duration) error
+	// RevokedBefore is subject's watermark, zero when none. Local and
+	// non-blocking.
+	RevokedBefore(subject string) time.Time
+}
+
+// RefreshTokens are rotating refresh tokens, grouped in families (one
+// login's chain of rotations).
+type RefreshTokens interface {
+	// CreateRefresh stores the first token of a new family.
+	CreateRefresh(ctx context.Context, rec RefreshRecord) error
+	// RotateRefresh spends the token id and stores next (same family) in
+	// one atomic step, returning the spent record. Errors:
+	//   - ErrNotFound: unknown or expired;
+	//   - ErrReused: id was already spent — a stolen copy is in use, so
+	//     the whole family is revoked, with the access tokens issued with
+	//     its members (RevokeToken), and nothing is stored;
+	//   - ErrFamilyRevoked: the family was revoked earlier.
+	RotateRefresh(ctx context.Context, id string, next RefreshRecord, now time.Time) (RefreshRecord, error)
+	// GetRefresh returns a live record without spending it.
+	GetRefresh(ctx context.Context, id string, now time.Time) (RefreshRecord, error)
+	// RevokeFamily revokes a family and the access tokens of its members.
+	RevokeFamily(ctx context.Context, family string, now time.Time) error
+}
+
+// RefreshRecord is what the store keeps about one refresh token. The
+// token itself is never stored: ID is a hash of it.
+type RefreshRecord struct {
+	ID        string
+	Family    string
+	Policy    string // namespace/name of the issuing WPApiPolicy
+	Subject   string // WordPress user ID
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// FamilyExpiresAt bounds the family: no rotation extends it.
+	FamilyExpiresAt time.Time
+	// AccessJTI and AccessExpiresAt name the access token issued with it,
+	// revoked with the family.
+	AccessJTI       string
+	AccessExpiresAt time.Time
+}
+
+// Throttles count failures per key (a user, a client address) in fixed
+// windows.
+type Throttles interface {
+	// Throttled reports how long key must wait; 0 when it may try now.
+	Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error)
+	// Fail records a failure. When the window's count reaches limit.Max,
+	// key is blocked until the window ends; the wait is returned (0 when
+	// not blocked).
+	Fail(ctx context.Context, key string, limit Limit, now time.Time) (time.Duration, error)
+	// Reset forgets key's failures (after a success).
+	Reset(ctx context.Context, key string) error
+}
+
+// Limit is a throttle rule: at most Max failures per Window.
+type Limit struct {
+	Max    int
+	Window time.Duration
+}
+
+// EventKind says what was revoked.
+type EventKind uint8
+
+// Event kinds.
+const (
+	TokenRevoked EventKind = iota + 1
+	SubjectRevoked
+	FamilyRevoked
+)
+
+// Event is one revocation.
+type Event struct {
+	Kind    EventKind
+	JTI     string
+	Subject string
+	Family  string
+	Before  time.Time
+}
+
+// Errors.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrReused        = errors.New("store: refresh token reused; family revoked")
+	ErrFamilyRevoked = errors.New("store: refresh token family revoked")
+	ErrExists        = errors.New("store: record exists")
+)

@@ -1,0 +1,124 @@
+package wpusers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// StaticFile is the users file format: users in WordPress's own formats,
+// for demos (`make run`) and tests, where no WordPress database exists.
+//
+//	usingApplicationPasswords: true
+//	users:
+//	  - id: 2
+//	    login: jane
+//	    email: jane@example.com
+//	    displayName: Jane Doe
+//	    pass: $wp$2y$10$...             # user_pass, any format WordPress wrote
+//	    roles: [editor]
+//	    applicationPasswords:
+//	      - {name: laptop, uuid: ..., hash: $generic$...}
+type StaticFile struct {
+	UsingApplicationPasswords bool         `json:"usingApplicationPasswords"`
+	Users                     []StaticUser `json:"users"`
+}
+
+// StaticUser is one user of a StaticFile.
+type StaticUser struct {
+	ID                   int64               `json:"id"`
+	Login                string              `json:"login"`
+	Email                string              `json:"email,omitempty"`
+	Nicename             string              `json:"nicename,omitempty"`
+	DisplayName          string              `json:"displayName,omitempty"`
+	Pass                 string              `json:"pass"`
+	Roles                []string            `json:"roles,omitempty"`
+	ApplicationPasswords []StaticAppPassword `json:"applicationPasswords,omitempty"`
+}
+
+// StaticAppPassword is one application password of a StaticUser.
+type StaticAppPassword struct {
+	Name string `json:"name,omitempty"`
+	UUID string `json:"uuid,omitempty"`
+	Hash string `json:"hash"`
+}
+
+// Static is a Source over a fixed list. Logins and emails match
+// case-insensitively (ASCII), as WordPress's default collation does.
+type Static struct {
+	inUse   bool
+	byID    map[int64]*User
+	byLogin map[string]*User
+	byEmail map[string]*User
+}
+
+// ParseStatic reads a users file (YAML or JSON; unknown fields are errors).
+func ParseStatic(data []byte) (*Static, error) {
+	var f StaticFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("wpusers: users file: %v", err)
+	}
+	s := &Static{inUse: f.UsingApplicationPasswords, byID: map[int64]*User{}, byLogin: map[string]*User{}, byEmail: map[string]*User{}}
+	for i, su := range f.Users {
+		if su.ID <= 0 || su.Login == "" {
+			return nil, fmt.Errorf("wpusers: users file: users[%d] needs an id > 0 and a login", i)
+		}
+		u := &User{ID: su.ID, Login: su.Login, Email: su.Email, Nicename: su.Nicename, DisplayName: su.DisplayName,
+			PassHash: su.Pass, Roles: append([]string(nil), su.Roles...)}
+		if u.Nicename == "" {
+			u.Nicename = strings.ToLower(su.Login)
+		}
+		if u.DisplayName == "" {
+			u.DisplayName = su.Login
+		}
+		for _, ap := range su.ApplicationPasswords {
+			u.AppPasswords = append(u.AppPasswords, AppPassword{Name: ap.Name, UUID: ap.UUID, Hash: ap.Hash})
+		}
+		login := strings.ToLower(su.Login)
+		if _, dup := s.byID[u.ID]; dup {
+			return nil, fmt.Errorf("wpusers: users file: users[%d]: id %d is listed twice", i, u.ID)
+		}
+		if _, dup := s.byLogin[login]; dup {
+			return nil, fmt.Errorf("wpusers: users file: users[%d]: login %q is listed twice", i, su.Login)
+		}
+		s.byID[u.ID], s.byLogin[login] = u, u
+		if u.Email != "" {
+			if _, dup := s.byEmail[strings.ToLower(u.Email)]; !dup {
+				s.byEmail[strings.ToLower(u.Email)] = u
+			}
+		}
+	}
+	return s, nil
+}
+
+func clone(u *User) *User {
+	c := *u
+	c.Roles = append([]string(nil), u.Roles...)
+	c.AppPasswords = append([]AppPassword(nil), u.AppPasswords...)
+	return &c
+}
+
+func (s *Static) FindByName(_ context.Context, name string) (*User, error) {
+	if u, ok := s.byLogin[strings.ToLower(name)]; ok {
+		return clone(u), nil
+	}
+	if looksLikeEmail(name) {
+		if u, ok := s.byEmail[strings.ToLower(name)]; ok {
+			return clone(u), nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (s *Static) FindByID(_ context.Context, id int64) (*User, error) {
+	if u, ok := s.byID[id]; ok {
+		return clone(u), nil
+	}
+	return nil, ErrNotFound
+}
+
+func (s *Static) AppPasswordsInUse(context.Context) (bool, error) { return s.inUse, nil }
+
+func (s *Static) Close() error { return nil }

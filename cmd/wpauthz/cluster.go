@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/wpauthz/wpauthz/authz"
+	"github.com/wpauthz/wpauthz/authz/policy"
+	"github.com/wpauthz/wpauthz/authz/wpusers"
+	"github.com/wpauthz/wpauthz/controller"
+)
+
+// clusterOptions configure in-cluster mode (serve without --config-dir).
+type clusterOptions struct {
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+}
+
+func addClusterFlags(f *pflag.FlagSet, o *clusterOptions) {
+	f.BoolVar(&o.leaderElect, "leader-elect", true, "in-cluster mode: only the replica holding a Lease writes status and generates API keys (every replica serves)")
+	f.StringVar(&o.leaderElectionID, "leader-election-id", "wpauthz-status", "in-cluster mode: name of the Lease")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "in-cluster mode: namespace of the Lease (default: the pod's own)")
+}
+
+// newClusterSource prepares in-cluster mode: a controller-runtime manager
+// (kubeconfig from $KUBECONFIG, ~/.kube/config or the pod's service
+// account) whose controllers feed engine. The returned function runs it
+// until ctx ends.
+func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, engine *authz.Engine, compileOpts policy.Options, onSwap func(*policy.Snapshot)) (func(context.Context) error, error) {
+	logger := logr.FromSlogHandler(log.Handler())
+	ctrllog.SetLogger(logger)
+	klog.SetLogger(logger)
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster mode (no --config-dir): %w", err)
+	}
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme,
+		Logger: logger,
+		// Managed fields are large and never read.
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:        "0", // /healthz and /readyz are on --http-addr
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              o.leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster mode: %w", err)
+	}
+	if _, err := controller.Setup(ctx, mgr, engine, controller.Options{Compile: compileOpts, OnSwap: onSwap}); err != nil {
+		return nil, fmt.Errorf("in-cluster mode: %w", err)
+	}
+	log.Info("in-cluster mode: policies from the Kubernetes API", "host", cfg.Host, "leaderElection", o.leaderElect)
+	return mgr.Start, nil
+}
+
+// retainInUse keeps the user directories of snap's policies and lets the
+// pool close the others.
+func retainInUse(users *wpusers.Pool, snap *policy.Snapshot) {
+	var inUse []*wpusers.Directory
+	for _, p := range snap.Policies() {
+		if p.Users != nil {
+			inUse = append(inUse, p.Users)
+		}
+	}
+	users.Retain(inUse)
+}
