@@ -60,7 +60,7 @@ run: build ## Serve the embedded default: policies from config/samples/local.
 .PHONY: test
 test: lint verify-generated $(GRPCURL) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest).
 	hack/test-deps.sh
-	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 \
+	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 \
 	$(GO) test -race -count=1 ./...
 

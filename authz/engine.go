@@ -49,7 +49,15 @@ type Engine struct {
 	now               func() time.Time
 	allowUnknownHosts bool
 	store             store.Store
+	// stale reports a store whose local revocation view can no longer be
+	// trusted (redisstore after its staleness bound): bearer checks then
+	// fail closed. Nil for stores that cannot go stale.
+	stale func() bool
 }
+
+// Staler is implemented by stores whose local revocation view can go
+// stale (redisstore.Store).
+type Staler interface{ Stale() bool }
 
 // New returns an engine with no snapshot: it refuses everything with 503
 // until Swap is called.
@@ -57,6 +65,9 @@ func New(opts Options) *Engine {
 	e := &Engine{log: opts.Logger, now: opts.Now, allowUnknownHosts: opts.AllowUnknownHosts, store: opts.Store}
 	if e.store == nil {
 		e.store = store.NewMemory(opts.Now)
+	}
+	if st, ok := e.store.(Staler); ok {
+		e.stale = st.Stale
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -207,6 +218,9 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 		c, err := p.JWT.Verify(cred.Value, now)
 		switch {
 		case err == nil:
+			if e.stale != nil && e.stale() {
+				return nil, denyUnavailable
+			}
 			if Revoked(e.store, c) {
 				return nil, denyRevoked
 			}

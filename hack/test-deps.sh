@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real (nginx for the
 # auth_request tests, Caddy for forward_auth, MariaDB for the WordPress user
-# directory) when they are missing.
+# directory, Redis for the shared token state) when they are missing.
 # Called by `make test`; a no-op when everything is there.
 set -euo pipefail
 
@@ -11,6 +11,10 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # MariaDB for the WordPress user directory tests (started by the tests
 # themselves with their own data dir; the package's service is not started).
 { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
+# Redis for the shared token state tests (test/redistest starts its own
+# redis-server processes; redis-cli builds the Redis Cluster).
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || [ -x /usr/bin/redis-cli ] || need+=(redis-tools)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -55,18 +55,28 @@ var (
 // transport settings.
 //
 // Stream workers: by default grpc-go starts a goroutine per call, whose
-// stack then grows (copied, several times) through the server's and
-// protobuf's deep call chains; under load that showed as ~10% of the CPU
-// profile (runtime.newstack/copystack). One long-lived worker per CPU keeps
-// its grown stack across calls. When every worker is busy grpc-go falls
-// back to a goroutine per call, so a slow check never queues others.
+// stack then grows (copied, several times) through the transport's,
+// protobuf's and the signature's deep frames; under load that was ~10% of
+// the CPU profile (runtime.newstack/copystack), in wpauthz and in the
+// do-nothing floor alike. Long-lived workers keep their grown stacks
+// across calls. A worker is busy for the whole call, including the wait
+// for the request's DATA frame, so there must be about as many as there
+// are calls in flight (one per CPU left the copying as it was); when every
+// worker is busy grpc-go falls back to a goroutine per call, so a slow
+// check never queues others. Idle workers cost a few KiB of stack each.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxCheckRequestBytes),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
 		grpc.KeepaliveParams(keepaliveParams),
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(streamWorkers()),
 	}
+}
+
+// streamWorkers is 16 per CPU, at least 128: an Envoy fleet keeps tens to
+// hundreds of checks in flight per replica.
+func streamWorkers() uint32 {
+	return uint32(max(128, 16*runtime.GOMAXPROCS(0)))
 }
 
 // NewGRPCServer returns a gRPC server with the Check service, the standard

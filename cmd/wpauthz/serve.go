@@ -21,6 +21,7 @@ import (
 	"github.com/wpauthz/wpauthz/authz/identity"
 	"github.com/wpauthz/wpauthz/authz/policy"
 	"github.com/wpauthz/wpauthz/authz/store"
+	"github.com/wpauthz/wpauthz/authz/store/redisstore"
 	"github.com/wpauthz/wpauthz/authz/tokenservice"
 	"github.com/wpauthz/wpauthz/authz/wpusers"
 	"github.com/wpauthz/wpauthz/configdir"
@@ -37,6 +38,15 @@ type serveOptions struct {
 	logLevel          string
 	logFormat         string
 	cluster           clusterOptions
+	redis             redisOptions
+}
+
+type redisOptions struct {
+	url          string
+	mode         string
+	passwordFile string
+	prefix       string
+	maxStaleness time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -68,6 +78,11 @@ service account). Every replica compiles and serves; the replica holding the
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight checks may take to finish on SIGTERM")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	f.StringVar(&o.redis.url, "redis-url", "", "Redis holding token state shared by replicas (redis:// or rediss://; see README \"Shared state\"); empty: in memory, one replica")
+	f.StringVar(&o.redis.mode, "redis-mode", "single", "single, cluster (more seeds as ?addr=host:port) or sentinel (?master_name=NAME)")
+	f.StringVar(&o.redis.passwordFile, "redis-password-file", "", "file holding the Redis password (a mounted Secret); overrides the URL's")
+	f.StringVar(&o.redis.prefix, "redis-prefix", "wpauthz:", "prefix of every Redis key and channel")
+	f.DurationVar(&o.redis.maxStaleness, "redis-max-staleness", 30*time.Second, "while Redis is unreachable, how long bearer checks keep answering from the local revocation view before failing closed")
 	addClusterFlags(f, &o.cluster)
 	return cmd
 }
@@ -88,10 +103,15 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	// Standalone: token state in memory (one replica). The user
-	// directories (database pools, caches) survive policy reloads, and
-	// forget a user whose tokens are revoked.
-	st := store.NewMemory(nil)
+	// Token state: in Redis when --redis-url is given (shared by the
+	// replicas), else in memory (one replica). The user directories
+	// (database pools, caches) survive policy reloads, and forget a user
+	// whose tokens are revoked.
+	st, closeStore, err := newStore(o.redis, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	users := wpusers.NewPool()
 	defer users.Close()
 	compileOpts.Users = users
@@ -133,7 +153,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log)
 	httpSrv := &http.Server{
-		Handler:           newHTTPMux(engine, tokens, log),
+		Handler:           newHTTPMux(engine, tokens, log, st),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -214,7 +234,8 @@ func serve(ctx context.Context, o serveOptions) error {
 //
 // The token endpoints ({restPrefix}/api/v1/token…, /.well-known/…) come
 // next, also before the ServeMux, for every host that has a policy.
-func newHTTPMux(engine *authz.Engine, tokens *tokenservice.Service, log *slog.Logger) http.Handler {
+func newHTTPMux(engine *authz.Engine, tokens *tokenservice.Service, log *slog.Logger, st store.Store) http.Handler {
+	healthy, _ := st.(interface{ Healthy() bool })
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -224,9 +245,35 @@ func newHTTPMux(engine *authz.Engine, tokens *tokenservice.Service, log *slog.Lo
 			http.Error(w, "no policy loaded", http.StatusServiceUnavailable)
 			return
 		}
+		if healthy != nil && !healthy.Healthy() {
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ok\n"))
 	})
 	return httpauth.Route(httpauth.NewHandler(engine, log), tokenservice.Route(tokens, mux))
+}
+
+// newStore opens the token state store: Redis when o.url is set, memory
+// otherwise. The returned function closes it.
+func newStore(o redisOptions, log *slog.Logger) (store.Store, func(), error) {
+	if o.url == "" {
+		return store.NewMemory(nil), func() {}, nil
+	}
+	copts := redisstore.ClientOptions{URL: o.url, Mode: o.mode}
+	if o.passwordFile != "" {
+		raw, err := os.ReadFile(o.passwordFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--redis-password-file: %w", err)
+		}
+		copts.Password = strings.TrimRight(string(raw), "\r\n")
+	}
+	rdb, err := redisstore.NewClient(copts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	st := redisstore.New(rdb, redisstore.Options{Prefix: o.prefix, MaxStaleness: o.maxStaleness, Logger: log})
+	return st, func() { st.Close(); rdb.Close() }, nil
 }
 
 // splitNamespacedName parses "namespace/name" or "name" (namespace default).

@@ -1,21 +1,27 @@
-// Command driver is wpauthz's load benchmark (`make bench`): it measures the
-// wpauthz binary against the floor — a do-nothing ext_authz server on the
-// same gRPC stack (test/bench/noop) — in the same run, under the same load.
+// Command driver is wpauthz's load benchmark (`make bench`; method and
+// results in BENCHMARKS.md). It measures the wpauthz binary against the
+// floor — a do-nothing ext_authz server on the same gRPC stack
+// (test/bench/noop) — in the same run, under the same load.
 //
-// It generates two configuration folders (two policies and 1,000 ApiKeys;
-// 100 policies and 10,000 ApiKeys), 1,000 distinct ES256 and RS256 tokens,
-// and one ghz data file per workload: the CheckRequests Envoy would send.
-// Then, for every workload and round, it starts a fresh floor and a fresh
-// wpauthz on loopback (the order alternates between rounds), sends every
-// request of the workload once and checks the answer (allowed with an
-// identity, allowed anonymously, or denied with 401 — anything else aborts
-// the benchmark), warms up with ghz, runs the timed ghz load, reads the
-// process's peak RSS (VmHWM) and stops it.
+// It generates the configuration folders (two policies and 1,000 ApiKeys;
+// 100 policies and 10,000 ApiKeys; a Basic policy with 1,000 WordPress
+// users), 1,000 distinct ES256 and RS256 tokens, and one ghz data file per
+// workload: the CheckRequests Envoy would send. Then, for every workload and
+// round, it starts a fresh floor and a fresh wpauthz on loopback (the order
+// rotates between rounds), sends every request of the workload once and
+// checks the answer (allowed with an identity, allowed anonymously, or
+// denied with 401 — anything else aborts the benchmark), warms up with ghz,
+// runs the timed ghz load (closed loop, -c requests in flight), then a
+// paced run below saturation for latency, and stops the server. Along the
+// way it reads the server's and ghz's CPU time and the server's peak RSS
+// (VmHWM, and the anonymous part sampled from RssAnon), split into loading
+// (until ready) and serving.
 //
 // The table reports, per workload, the round in which wpauthz was fastest
 // (the quietest, on a machine shared with other work), the floor measured
 // next to it in that round, their ratio, and the spread of the ratio over
-// all rounds.
+// all rounds. With -before, a second binary is measured in the same rounds
+// for a before/after comparison.
 //
 //	go run ./test/bench/driver -wpauthz bin/wpauthz -noop bin/wpauthz-noop -ghz bin/ghz
 package main
@@ -62,14 +68,14 @@ func main() {
 	flag.StringVar(&o.ghz, "ghz", "bin/ghz", "ghz binary")
 	flag.StringVar(&o.work, "work", "", "working folder for configurations, data files, logs and reports (default: a temporary folder, removed afterwards)")
 	flag.IntVar(&o.total, "n", 100000, "requests per timed run")
-	flag.IntVar(&o.warmup, "warmup", 20000, "requests per warm-up run (not timed)")
+	flag.IntVar(&o.warmup, "warmup", 10000, "requests per warm-up run (not timed)")
 	flag.IntVar(&o.concurrency, "c", 50, "concurrent requests")
 	flag.IntVar(&o.connections, "connections", 1, "gRPC connections ghz opens (Envoy opens one per worker thread)")
 	flag.IntVar(&o.rounds, "rounds", 3, "measurements per workload and server; the table shows the quietest")
 	flag.StringVar(&o.only, "workloads", "", "comma-separated workload names to run (default: all)")
 	flag.StringVar(&o.pprofDir, "pprof", "", "profile both servers: write CPU and heap profiles of each timed run here. The -wpauthz binary must then serve net/http/pprof on its --http-addr (test/bench/pprofserve does); the floor gets --pprof-addr")
 	flag.IntVar(&o.paced, "paced-rps", 1000, "after the saturating run, also measure latency at this fixed request rate (0: skip)")
-	flag.IntVar(&o.pacedTotal, "paced-n", 10000, "requests in the fixed-rate run")
+	flag.IntVar(&o.pacedTotal, "paced-n", 5000, "requests in the fixed-rate run")
 	flag.StringVar(&o.before, "before", "", "another wpauthz binary (say, without an optimisation) measured in the same rounds, for a before/after comparison")
 	flag.BoolVar(&o.generateOnly, "generate-only", false, "write the configurations and ghz data files into -work and stop")
 	flag.StringVar(&o.out, "o", "", "also write the table (Markdown) to this file")
@@ -96,8 +102,8 @@ type sample struct {
 	loadAnon, peakAnon int64
 	ready              time.Duration
 	// cpuPerReq is the server's CPU time (user + system) during the timed
-	// run divided by its requests: unlike RPS, it hardly depends on what
-	// else the machine is doing.
+	// run divided by its requests: less sensitive than RPS to what else
+	// the machine is doing (though contention inflates it too).
 	cpuPerReq time.Duration
 	// ghzPerReq is the load generator's CPU time per request.
 	ghzPerReq time.Duration
@@ -197,8 +203,8 @@ func run(ctx context.Context, o options) error {
 				if err != nil {
 					return fmt.Errorf("%s (%s): %w", r.w.name, c.name, err)
 				}
-				logf("round %d  %-16s %-8s %8.0f rps  p50 %-8v p99 %-8v CPU %5.1fµs/req (ghz %5.1fµs/req)  peak RSS %5.1f (anon %5.1f) MiB, loading %5.1f (anon %5.1f) MiB, ready in %v",
-					round+1, r.w.name, c.name, s.rps, ms(s.p50), ms(s.p99), us(s.cpuPerReq), us(s.ghzPerReq),
+				logf("round %d  %-16s %-8s %8.0f rps  p50 %-8v p99 %-8v CPU %5.1fµs/req (ghz %5.1fµs/req)  paced p50 %-6v p99 %-7v  peak RSS %5.1f (anon %5.1f) MiB, loading %5.1f (anon %5.1f) MiB, ready in %v",
+					round+1, r.w.name, c.name, s.rps, ms(s.p50), ms(s.p99), us(s.cpuPerReq), us(s.ghzPerReq), ms(s.pacedP50), ms(s.pacedP99),
 					mib(s.peakRSS), mib(s.peakAnon), mib(s.loadRSS), mib(s.loadAnon), s.ready.Round(time.Millisecond))
 				switch c.name {
 				case "floor":
@@ -349,35 +355,38 @@ func fetch(ctx context.Context, url, path string) error {
 	return f.Close()
 }
 
-// render is the Markdown table: per workload, the round in which wpauthz
-// was fastest, with the floor measured in that same round. Peak RSS is the
-// largest over all rounds.
+// render is the Markdown table: per workload, the quietest round (see
+// quietest) for throughput and latency, the spread and median of the ratio
+// over all rounds, the ratio the CPU times predict (median over rounds), and
+// the largest peak RSS of all rounds.
 func render(results []*result, o options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "concurrency %d, %d requests per timed run (after %d warm-up), %d connection(s), best of %d rounds",
+	fmt.Fprintf(&b, "concurrency %d, %d requests per timed run (after %d warm-up), %d connection(s), quietest of %d rounds",
 		o.concurrency, o.total, o.warmup, o.connections, o.rounds)
 	if o.paced > 0 {
 		fmt.Fprintf(&b, "; paced: %d requests at %d/s", o.pacedTotal, o.paced)
 	}
-	b.WriteString("\n\n| workload | RPS wpauthz / floor | ratio | ratio, all rounds | p50 / p99 wpauthz | p50 / p99 floor |")
+	b.WriteString("\n\n| workload | RPS wpauthz / floor | ratio | ratio, all rounds | ratio from CPU time | p50 / p99 wpauthz | p50 / p99 floor |")
 	if o.paced > 0 {
 		fmt.Fprintf(&b, " p50 / p99 at %d/s wpauthz / floor |", o.paced)
 	}
 	b.WriteString(" CPU per request wpauthz / floor / ghz | peak RSS serving / loading (anon) | floor peak RSS | targets |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	if o.paced > 0 {
 		b.WriteString(" ---: |")
 	}
 	b.WriteString(" ---: | ---: | ---: | --- |\n")
 	for _, r := range results {
-		i := best(r.wp)
+		i := quietest(r.wp, r.floor)
 		wp, fl := r.wp[i], r.floor[i]
 		ratio := wp.rps / fl.rps
-		lo, hi := math.Inf(1), math.Inf(-1)
+		ratios := make([]float64, len(r.wp))
+		cpuRatios := make([]float64, len(r.wp))
 		for i := range r.wp {
-			q := r.wp[i].rps / r.floor[i].rps
-			lo, hi = math.Min(lo, q), math.Max(hi, q)
+			ratios[i] = r.wp[i].rps / r.floor[i].rps
+			cpuRatios[i] = cpuRatio(r.wp[i], r.floor[i])
 		}
+		lo, hi := slices.Min(ratios), slices.Max(ratios)
 		maxOf := func(ss []sample, f func(sample) int64) int64 {
 			m := int64(0)
 			for _, s := range ss {
@@ -403,8 +412,8 @@ func render(results []*result, o options) string {
 			peak := max(servingRSS, loadRSS)
 			targets = append(targets, fmt.Sprintf("RSS ≤ %.0f MiB %s", r.w.rssTarget, mark(mib(peak) <= r.w.rssTarget)))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f / %.0f | **%.2f** | %.2f–%.2f | %v / %v | %v / %v |",
-			r.w.title, wp.rps, fl.rps, ratio, lo, hi, ms(wp.p50), ms(wp.p99), ms(fl.p50), ms(fl.p99))
+		fmt.Fprintf(&b, "| %s | %.0f / %.0f | **%.2f** | %.2f–%.2f (median %.2f) | %.2f | %v / %v | %v / %v |",
+			r.w.title, wp.rps, fl.rps, ratio, lo, hi, median(ratios), median(cpuRatios), ms(wp.p50), ms(wp.p99), ms(fl.p50), ms(fl.p99))
 		if o.paced > 0 {
 			fmt.Fprintf(&b, " %v / %v ; %v / %v |", ms(wp.pacedP50), ms(wp.pacedP99), ms(fl.pacedP50), ms(fl.pacedP99))
 		}
@@ -415,30 +424,51 @@ func render(results []*result, o options) string {
 	return b.String()
 }
 
-// best is the index of the round in which samples was fastest.
-func best(samples []sample) int {
-	b := 0
-	for i := range samples {
-		if samples[i].rps > samples[b].rps {
-			b = i
+// quietest is the round in which both servers ran fastest (the largest
+// product of their RPS): the round least disturbed by other work on the
+// machine. Picking the round in which one of them was fastest would favour
+// rounds in which only the other one was disturbed.
+func quietest(a, b []sample) int {
+	q := 0
+	for i := range a {
+		if a[i].rps*b[i].rps > a[q].rps*b[q].rps {
+			q = i
 		}
 	}
-	return b
+	return q
+}
+
+// cpuRatio is the RPS ratio the CPU time predicts: with both cores
+// saturated, throughput is inversely proportional to the CPU time one
+// request costs the whole system (server plus ghz). It is less disturbed
+// by other work than wall-clock throughput.
+func cpuRatio(wp, floor sample) float64 {
+	return float64(floor.cpuPerReq+floor.ghzPerReq) / float64(wp.cpuPerReq+wp.ghzPerReq)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // renderBefore compares -before with -wpauthz, both measured in the same
 // rounds against the same floor: the ratio of each in its quietest round,
-// and the CPU each spent per request (median over rounds: the steadiest
-// figure on a busy machine).
+// the ratio the CPU times predict, and the CPU each spent per request
+// (medians over rounds: the steadiest figures on a busy machine).
 func renderBefore(results []*result, o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "before = %s, after = %s\n\n", o.before, o.wpauthz)
-	b.WriteString("| workload | ratio before → after | RPS before → after | server CPU per request before → after (median) |\n")
-	b.WriteString("| --- | ---: | ---: | ---: |\n")
+	b.WriteString("| workload | ratio before → after | ratio from CPU time before → after | RPS before → after | server CPU per request before → after |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: |\n")
 	for _, r := range results {
-		ib, ia := best(r.before), best(r.wp)
+		ib, ia := quietest(r.before, r.floor), quietest(r.wp, r.floor)
 		bf, af := r.before[ib].rps/r.floor[ib].rps, r.wp[ia].rps/r.floor[ia].rps
-		fmt.Fprintf(&b, "| %s | %.2f → %.2f | %.0f → %.0f | %.1f → %.1f µs |\n", r.w.title, bf, af,
+		cb, ca := make([]float64, len(r.wp)), make([]float64, len(r.wp))
+		for i := range r.wp {
+			cb[i], ca[i] = cpuRatio(r.before[i], r.floor[i]), cpuRatio(r.wp[i], r.floor[i])
+		}
+		fmt.Fprintf(&b, "| %s | %.2f → %.2f | %.2f → %.2f | %.0f → %.0f | %.1f → %.1f µs |\n", r.w.title, bf, af, median(cb), median(ca),
 			r.before[ib].rps, r.wp[ia].rps, us(medianCPU(r.before)), us(medianCPU(r.wp)))
 	}
 	return b.String()

@@ -1,0 +1,730 @@
+// Package redisstore is the store.Store shared by wpauthz replicas through
+// Redis (single node, Sentinel or Cluster: any redis.UniversalClient).
+//
+// # Keys
+//
+// Every key starts with Options.Prefix ("wpauthz:" by default). Keys in
+// braces share a Cluster hash slot, so each Lua script touches one slot:
+//
+//	{rev}:jti          sorted set: revoked token ID -> token expiry (ms);
+//	                   entries below now are pruned on every revocation
+//	{rev}:wm           hash: subject -> watermark (ms, only moves forward)
+//	{rev}:wmforget     sorted set: subject -> when the watermark may go
+//	{rev}:events       pub/sub channel: JSON batches of revocations
+//	{f:FAMILY}:rt:ID   hash: one refresh token (rec JSON, exp, fexp, spent);
+//	                   expires with its family
+//	{f:FAMILY}:fam     hash: revoked flag, m:ID -> "accessJTI|accessExp"
+//	rtf:ID             string: refresh token ID -> family (immutable index)
+//	thr:KEY            hash: throttle window (count, window end, blocked
+//	                   until), expiring with the window
+//
+// Rotation runs as one script on the family's slot: it checks the spent
+// flag and sets it in the same step, so two presenters of one refresh
+// token never both win; the loser sees "spent", which revokes the family.
+//
+// # Local view
+//
+// Each Store keeps every live revocation in memory: TokenRevoked and
+// RevokedBefore read only that. It is fed by the events channel and, each
+// time the subscription is (re)established, by a full read of {rev}:jti
+// and {rev}:wm, merged in (never replaced: an entry only leaves the view
+// when it expires, so nothing revoked comes back even if Redis lost its
+// data; such entries are written back to Redis by the resync).
+//
+// # Outage policy
+//
+// While the subscription is down the view may miss revocations. Stale
+// reports it once the view has not been confirmed current for
+// Options.MaxStaleness; the engine then fails checks closed (503).
+// Everything else (login, refresh, revoke) needs Redis and fails at once
+// with ErrUnavailable while it is unreachable (the token service answers
+// 503). Healthy is for readiness.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wpauthz/wpauthz/authz/store"
+)
+
+// ErrUnavailable wraps every error caused by Redis being unreachable.
+var ErrUnavailable = errors.New("redisstore: redis unavailable")
+
+// Options configure a Store.
+type Options struct {
+	// Prefix starts every key and the channel name; "wpauthz:" when empty.
+	Prefix string
+	// MaxStaleness is how long checks keep answering from the local view
+	// after losing Redis (default 30s).
+	MaxStaleness time.Duration
+	// PingInterval is how often an idle subscription is checked (default
+	// 1s; it bounds how fast a dead Redis is noticed).
+	PingInterval time.Duration
+	// Now is the clock for TTLs and sweeping the view (time.Now when nil).
+	Now func() time.Time
+	// Logger (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Store is the Redis-backed store.Store.
+type Store struct {
+	rdb    redis.UniversalClient
+	opts   Options
+	now    func() time.Time
+	log    *slog.Logger
+	kJTI   string
+	kWM    string
+	kWMF   string
+	ch     string
+	cancel context.CancelFunc
+	done   chan struct{}
+	psMu   sync.Mutex
+	ps     *redis.PubSub
+
+	mu        sync.RWMutex
+	revoked   map[string]int64 // jti -> expiry (ms)
+	watermark map[string]wm
+	lastSweep time.Time
+
+	subMu   sync.Mutex
+	subs    map[int]func(store.Event)
+	nextSub int
+
+	synced  atomic.Bool  // subscription up and resync done
+	lastOK  atomic.Int64 // wall-clock ns when the view was last known current
+	resyncs atomic.Int64
+}
+
+type wm struct{ before, forget int64 }
+
+// event is the wire form of one revocation.
+type event struct {
+	K store.EventKind `json:"k"`
+	J string          `json:"j,omitempty"`
+	S string          `json:"s,omitempty"`
+	F string          `json:"f,omitempty"`
+	B int64           `json:"b,omitempty"` // watermark (ms)
+	E int64           `json:"e,omitempty"` // jti expiry / watermark forget-at (ms)
+}
+
+// New starts a Store on rdb: it subscribes to the events channel and loads
+// the revocations in the background. Close stops it (rdb is not closed).
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = "wpauthz:"
+	}
+	if opts.MaxStaleness <= 0 {
+		opts.MaxStaleness = 30 * time.Second
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := opts.Prefix
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		rdb: rdb, opts: opts, now: opts.Now, log: opts.Logger,
+		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events",
+		cancel: cancel, done: make(chan struct{}),
+		revoked: map[string]int64{}, watermark: map[string]wm{}, subs: map[int]func(store.Event){},
+	}
+	go s.run(ctx)
+	return s
+}
+
+// WaitSynced waits until the local view has been loaded from Redis.
+func (s *Store) WaitSynced(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !s.synced.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Healthy reports whether the subscription is up, the view resynced, and
+// Redis answered within the last few ping intervals (at least a second).
+func (s *Store) Healthy() bool {
+	return s.synced.Load() && s.sinceOK() <= s.deadAfter()
+}
+
+// Stale reports whether the local view can no longer be trusted: it has
+// not been confirmed current (a message or a pong on the subscription)
+// for longer than MaxStaleness, or was never loaded. Cheap: the engine
+// calls it on every bearer check.
+func (s *Store) Stale() bool { return s.sinceOK() > s.opts.MaxStaleness }
+
+// deadAfter is how long without a message or pong means Redis is gone
+// (three ping intervals, at least a second).
+func (s *Store) deadAfter() time.Duration { return max(3*s.opts.PingInterval, time.Second) }
+
+// sinceOK is how long ago the view was last confirmed current (very long
+// when never).
+func (s *Store) sinceOK() time.Duration {
+	last := s.lastOK.Load()
+	if last == 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Since(time.Unix(0, last))
+}
+
+// Resyncs counts completed full loads of the view (tests).
+func (s *Store) Resyncs() int64 { return s.resyncs.Load() }
+
+func (s *Store) Close() error {
+	s.cancel()
+	s.psMu.Lock()
+	if s.ps != nil {
+		_ = s.ps.Close() // unblocks a pending receive
+	}
+	s.psMu.Unlock()
+	<-s.done
+	return nil
+}
+
+// run keeps the subscription alive. go-redis reconnects a PubSub by
+// itself and resubscribes; the server's subscribe confirmation is the cue
+// to resync.
+func (s *Store) run(ctx context.Context) {
+	defer close(s.done)
+	ps := s.subscribe(ctx)
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, s.opts.PingInterval)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			if timeout && s.synced.Load() {
+				// Idle: ping, unless pongs stopped coming back (a
+				// connection that no longer delivers anything).
+				if s.sinceOK() <= s.deadAfter() {
+					if perr := ps.Ping(ctx); perr == nil {
+						continue
+					}
+				} else {
+					err = errors.New("no pong from redis")
+					_ = ps.Close()
+					ps = s.subscribe(ctx)
+				}
+			}
+			if s.synced.Swap(false) {
+				s.log.Warn("redis subscription lost; serving revocations from the local view", "err", err)
+			}
+			// Let go-redis reconnect without spinning.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				if err := s.resync(ctx); err != nil {
+					s.synced.Store(false)
+					s.log.Warn("redis resync failed", "err", err)
+					_ = ps.Close() // start over: reconnect, resubscribe, resync
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(200 * time.Millisecond):
+					}
+					ps = s.subscribe(ctx)
+					continue
+				}
+				s.lastOK.Store(time.Now().UnixNano())
+				s.synced.Store(true)
+			}
+		case *redis.Pong:
+			if s.synced.Load() {
+				s.lastOK.Store(time.Now().UnixNano())
+			}
+		case *redis.Message:
+			if s.synced.Load() {
+				s.lastOK.Store(time.Now().UnixNano())
+			}
+			var evs []event
+			if err := json.Unmarshal([]byte(m.Payload), &evs); err != nil {
+				s.log.Warn("bad revocation event", "err", err)
+				continue
+			}
+			s.apply(evs)
+			s.notify(evs)
+		}
+	}
+}
+
+func (s *Store) subscribe(ctx context.Context) *redis.PubSub {
+	s.psMu.Lock()
+	defer s.psMu.Unlock()
+	s.ps = s.rdb.Subscribe(ctx, s.ch)
+	if ctx.Err() != nil {
+		_ = s.ps.Close()
+	}
+	return s.ps
+}
+
+// resync merges Redis's revocations into the view and writes back the
+// view's entries Redis lacks (Redis restarted without its data).
+func (s *Store) resync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nowMS := s.now().UnixMilli()
+	jtis, err := s.rdb.ZRangeByScoreWithScores(ctx, s.kJTI, &redis.ZRangeBy{Min: strconv.FormatInt(nowMS, 10), Max: "+inf"}).Result()
+	if err != nil {
+		return err
+	}
+	wms, err := s.rdb.HGetAll(ctx, s.kWM).Result()
+	if err != nil {
+		return err
+	}
+	forget, err := s.rdb.ZRangeWithScores(ctx, s.kWMF, 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	remoteJTI := make(map[string]int64, len(jtis))
+	for _, z := range jtis {
+		remoteJTI[z.Member.(string)] = int64(z.Score)
+	}
+	remoteWM := make(map[string]wm, len(wms))
+	for subj, v := range wms {
+		b, _ := strconv.ParseInt(v, 10, 64)
+		remoteWM[subj] = wm{before: b}
+	}
+	for _, z := range forget {
+		if w, ok := remoteWM[z.Member.(string)]; ok {
+			w.forget = int64(z.Score)
+			remoteWM[z.Member.(string)] = w
+		}
+	}
+	var missingJTI []any
+	var missingWM []event
+	var added []event
+	s.mu.Lock()
+	for j, e := range remoteJTI {
+		if old, ok := s.revoked[j]; !ok || old < e {
+			if !ok {
+				added = append(added, event{K: store.TokenRevoked, J: j, E: e})
+			}
+			s.revoked[j] = e
+		}
+	}
+	for j, e := range s.revoked {
+		if r, ok := remoteJTI[j]; (!ok || r < e) && e >= nowMS {
+			missingJTI = append(missingJTI, j, e)
+		}
+	}
+	for subj, r := range remoteWM {
+		l := s.watermark[subj]
+		if r.before > l.before {
+			added = append(added, event{K: store.SubjectRevoked, S: subj, B: r.before})
+			l.before = r.before
+		}
+		l.forget = max(l.forget, r.forget)
+		s.watermark[subj] = l
+	}
+	for subj, l := range s.watermark {
+		if r, ok := remoteWM[subj]; (!ok || r.before < l.before) && l.forget >= nowMS {
+			missingWM = append(missingWM, event{K: store.SubjectRevoked, S: subj, B: l.before, E: l.forget})
+		}
+	}
+	s.mu.Unlock()
+	if len(missingJTI) > 0 {
+		args := append([]any{nowMS, s.ch, ""}, missingJTI...)
+		if err := revokeTokens.Run(ctx, s.rdb, []string{s.kJTI}, args...).Err(); err != nil {
+			return err
+		}
+	}
+	for _, e := range missingWM {
+		if err := revokeSubject.Run(ctx, s.rdb, []string{s.kWM, s.kWMF}, e.S, e.B, e.E, nowMS, s.ch, "").Err(); err != nil {
+			return err
+		}
+	}
+	s.resyncs.Add(1)
+	if len(missingJTI)+len(missingWM) > 0 {
+		s.log.Info("redis resync wrote back revocations it lacked", "tokens", len(missingJTI)/2, "subjects", len(missingWM))
+	}
+	s.notify(added)
+	return nil
+}
+
+// apply merges events into the view.
+func (s *Store) apply(evs []event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked()
+	for _, e := range evs {
+		switch e.K {
+		case store.TokenRevoked:
+			if old, ok := s.revoked[e.J]; e.J != "" && (!ok || old < e.E) {
+				s.revoked[e.J] = e.E
+			}
+		case store.SubjectRevoked:
+			w := s.watermark[e.S]
+			w.before = max(w.before, e.B)
+			w.forget = max(w.forget, e.E)
+			s.watermark[e.S] = w
+		}
+	}
+}
+
+func (s *Store) sweepLocked() {
+	now := s.now()
+	if now.Sub(s.lastSweep) < time.Minute {
+		return
+	}
+	s.lastSweep = now
+	ms := now.UnixMilli()
+	for k, e := range s.revoked {
+		if e < ms {
+			delete(s.revoked, k)
+		}
+	}
+	for k, w := range s.watermark {
+		if w.forget < ms {
+			delete(s.watermark, k)
+		}
+	}
+}
+
+func (s *Store) notify(evs []event) {
+	if len(evs) == 0 {
+		return
+	}
+	s.subMu.Lock()
+	subs := make([]func(store.Event), 0, len(s.subs))
+	for _, f := range s.subs {
+		subs = append(subs, f)
+	}
+	s.subMu.Unlock()
+	for _, e := range evs {
+		ev := store.Event{Kind: e.K, JTI: e.J, Subject: e.S, Family: e.F}
+		if e.B != 0 {
+			ev.Before = time.UnixMilli(e.B).UTC()
+		}
+		for _, f := range subs {
+			f(ev)
+		}
+	}
+}
+
+func (s *Store) Subscribe(f func(store.Event)) func() {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = f
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+// check fails fast while Redis is known to be unreachable.
+func (s *Store) check() error {
+	if !s.Healthy() {
+		return fmt.Errorf("%w: not connected", ErrUnavailable)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+func (s *Store) ttl(until time.Time) int64 {
+	d := until.Sub(s.now()).Milliseconds() + 60_000 // a minute for clock skew
+	return max(d, 1000)
+}
+
+// revokeJTIs revokes tokens (pairs jti, expiry ms) plus extra events in
+// one script run, and applies them locally at once.
+func (s *Store) revokeJTIs(ctx context.Context, pairs []any, extra ...event) error {
+	evs := append([]event(nil), extra...)
+	for i := 0; i < len(pairs); i += 2 {
+		evs = append(evs, event{K: store.TokenRevoked, J: pairs[i].(string), E: pairs[i+1].(int64)})
+	}
+	payload, _ := json.Marshal(evs)
+	args := append([]any{s.now().UnixMilli(), s.ch, string(payload)}, pairs...)
+	if err := revokeTokens.Run(ctx, s.rdb, []string{s.kJTI}, args...).Err(); err != nil {
+		return unavailable(err)
+	}
+	s.apply(evs)
+	return nil
+}
+
+func (s *Store) RevokeToken(ctx context.Context, jti string, expires time.Time) error {
+	if jti == "" {
+		return nil
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.revokeJTIs(ctx, []any{jti, expires.UnixMilli()})
+}
+
+func (s *Store) TokenRevoked(jti string) bool {
+	s.mu.RLock()
+	_, ok := s.revoked[jti]
+	s.mu.RUnlock()
+	return ok
+}
+
+func (s *Store) RevokeSubject(ctx context.Context, subject string, before time.Time, keep time.Duration) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	e := event{K: store.SubjectRevoked, S: subject, B: before.UnixMilli(), E: before.Add(keep).UnixMilli()}
+	payload, _ := json.Marshal([]event{e})
+	err := revokeSubject.Run(ctx, s.rdb, []string{s.kWM, s.kWMF}, subject, e.B, e.E, s.now().UnixMilli(), s.ch, string(payload)).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	s.apply([]event{e})
+	return nil
+}
+
+func (s *Store) RevokedBefore(subject string) time.Time {
+	s.mu.RLock()
+	w := s.watermark[subject]
+	s.mu.RUnlock()
+	if w.before == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(w.before).UTC()
+}
+
+func (s *Store) famTag(family string) string { return s.opts.Prefix + "{f:" + family + "}:" }
+func (s *Store) rtKey(family, id string) string {
+	return s.famTag(family) + "rt:" + id
+}
+func (s *Store) famKey(family string) string { return s.famTag(family) + "fam" }
+func (s *Store) idxKey(id string) string     { return s.opts.Prefix + "rtf:" + id }
+
+func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	ttl := s.ttl(rec.FamilyExpiresAt)
+	ok, err := s.rdb.SetNX(ctx, s.idxKey(rec.ID), rec.Family, time.Duration(ttl)*time.Millisecond).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	if !ok {
+		return store.ErrExists
+	}
+	js, _ := json.Marshal(rec)
+	res, err := createRefresh.Run(ctx, s.rdb, []string{s.rtKey(rec.Family, rec.ID), s.famKey(rec.Family)},
+		string(js), rec.ExpiresAt.UnixMilli(), rec.FamilyExpiresAt.UnixMilli(), rec.AccessJTI, rec.AccessExpiresAt.UnixMilli(), rec.ID, ttl).Text()
+	if err == nil && res != "ok" {
+		s.rdb.Del(ctx, s.idxKey(rec.ID))
+		if res == "famrevoked" {
+			return store.ErrFamilyRevoked
+		}
+		return store.ErrExists
+	}
+	return unavailable(err)
+}
+
+func (s *Store) family(ctx context.Context, id string) (string, error) {
+	fam, err := s.rdb.Get(ctx, s.idxKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", store.ErrNotFound
+	}
+	return fam, unavailable(err)
+}
+
+func (s *Store) GetRefresh(ctx context.Context, id string, now time.Time) (store.RefreshRecord, error) {
+	if err := s.check(); err != nil {
+		return store.RefreshRecord{}, err
+	}
+	fam, err := s.family(ctx, id)
+	if err != nil {
+		return store.RefreshRecord{}, err
+	}
+	var fields *redis.SliceCmd
+	var frev *redis.StringCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fields = p.HMGet(ctx, s.rtKey(fam, id), "rec", "spent")
+		frev = p.HGet(ctx, s.famKey(fam), "revoked")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return store.RefreshRecord{}, unavailable(err)
+	}
+	v := fields.Val()
+	js, _ := v[0].(string)
+	spent, _ := v[1].(string)
+	if js == "" || spent == "1" {
+		return store.RefreshRecord{}, store.ErrNotFound
+	}
+	var r store.RefreshRecord
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		return store.RefreshRecord{}, err
+	}
+	if !now.Before(r.ExpiresAt) || !now.Before(r.FamilyExpiresAt) {
+		return store.RefreshRecord{}, store.ErrNotFound
+	}
+	if frev.Val() != "0" {
+		return store.RefreshRecord{}, store.ErrFamilyRevoked
+	}
+	return r, nil
+}
+
+func (s *Store) RotateRefresh(ctx context.Context, id string, next store.RefreshRecord, now time.Time) (store.RefreshRecord, error) {
+	if err := s.check(); err != nil {
+		return store.RefreshRecord{}, err
+	}
+	fam, err := s.family(ctx, id)
+	if err != nil {
+		return store.RefreshRecord{}, err
+	}
+	// The family's bounds come from the spent record; the script checks
+	// it, so read it here only to shape next.
+	fexpStr, err := s.rdb.HGet(ctx, s.rtKey(fam, id), "fexp").Result()
+	if errors.Is(err, redis.Nil) {
+		return store.RefreshRecord{}, store.ErrNotFound
+	} else if err != nil {
+		return store.RefreshRecord{}, unavailable(err)
+	}
+	fexp, _ := strconv.ParseInt(fexpStr, 10, 64)
+	next.Family = fam
+	next.FamilyExpiresAt = time.UnixMilli(fexp).UTC()
+	if next.ExpiresAt.After(next.FamilyExpiresAt) {
+		next.ExpiresAt = next.FamilyExpiresAt
+	}
+	ttl := s.ttl(next.FamilyExpiresAt)
+	ok, err := s.rdb.SetNX(ctx, s.idxKey(next.ID), fam, time.Duration(ttl)*time.Millisecond).Result()
+	if err != nil {
+		return store.RefreshRecord{}, unavailable(err)
+	}
+	if !ok {
+		return store.RefreshRecord{}, store.ErrExists
+	}
+	js, _ := json.Marshal(next)
+	res, err := rotateRefresh.Run(ctx, s.rdb, []string{s.rtKey(fam, id), s.famKey(fam), s.rtKey(fam, next.ID)},
+		now.UnixMilli(), string(js), next.ExpiresAt.UnixMilli(), fexp, next.AccessJTI, next.AccessExpiresAt.UnixMilli(), next.ID, ttl).Slice()
+	if err != nil {
+		s.rdb.Del(ctx, s.idxKey(next.ID))
+		return store.RefreshRecord{}, unavailable(err)
+	}
+	status, _ := res[0].(string)
+	if status != "ok" {
+		s.rdb.Del(ctx, s.idxKey(next.ID))
+	}
+	switch status {
+	case "ok":
+		var spent store.RefreshRecord
+		js, _ := res[1].(string)
+		if err := json.Unmarshal([]byte(js), &spent); err != nil {
+			return store.RefreshRecord{}, err
+		}
+		return spent, nil
+	case "reused":
+		if err := s.revokeJTIs(ctx, pairs(res[1:]), event{K: store.FamilyRevoked, F: fam}); err != nil {
+			return store.RefreshRecord{}, err
+		}
+		return store.RefreshRecord{}, store.ErrReused
+	case "famrevoked":
+		return store.RefreshRecord{}, store.ErrFamilyRevoked
+	case "exists":
+		return store.RefreshRecord{}, store.ErrExists
+	default:
+		return store.RefreshRecord{}, store.ErrNotFound
+	}
+}
+
+// pairs turns a script's jti, exp list into revokeTokens arguments.
+func pairs(v []any) []any {
+	out := make([]any, 0, len(v))
+	for i := 0; i+1 < len(v); i += 2 {
+		j, _ := v[i].(string)
+		es, _ := v[i+1].(string)
+		e, _ := strconv.ParseInt(es, 10, 64)
+		out = append(out, j, e)
+	}
+	return out
+}
+
+func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	res, err := revokeFamily.Run(ctx, s.rdb, []string{s.famKey(family)}, now.UnixMilli()).Slice()
+	if errors.Is(err, redis.Nil) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	return s.revokeJTIs(ctx, pairs(res), event{K: store.FamilyRevoked, F: family})
+}
+
+func (s *Store) thrKey(key string) string { return s.opts.Prefix + "thr:" + key }
+
+func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	v, err := s.rdb.HGet(ctx, s.thrKey(key), "bu").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	bu, _ := strconv.ParseInt(v, 10, 64)
+	if d := bu - now.UnixMilli(); d > 0 {
+		return time.Duration(d) * time.Millisecond, nil
+	}
+	return 0, nil
+}
+
+func (s *Store) Fail(ctx context.Context, key string, limit store.Limit, now time.Time) (time.Duration, error) {
+	if limit.Max <= 0 || limit.Window <= 0 {
+		return 0, nil
+	}
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	ms, err := fail.Run(ctx, s.rdb, []string{s.thrKey(key)}, now.UnixMilli(), limit.Max, limit.Window.Milliseconds()).Int64()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+func (s *Store) Reset(ctx context.Context, key string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return unavailable(s.rdb.Del(ctx, s.thrKey(key)).Err())
+}
+
+var _ store.Store = (*Store)(nil)

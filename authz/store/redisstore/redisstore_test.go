@@ -1,0 +1,292 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wpauthz/wpauthz/authz/store"
+	"github.com/wpauthz/wpauthz/authz/store/redisstore"
+	"github.com/wpauthz/wpauthz/authz/store/storetest"
+	"github.com/wpauthz/wpauthz/test/redistest"
+)
+
+var base = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func fixedClock() time.Time { return base }
+
+// open starts a Store with its own client on addr and waits for its view.
+func open(t *testing.T, addr, prefix string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}, DialTimeout: 500 * time.Millisecond, MaxRetries: 1})
+	opts.Prefix = prefix
+	s := redisstore.New(rdb, opts)
+	t.Cleanup(func() { s.Close(); rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitSynced(ctx); err != nil {
+		t.Fatalf("store never synced: %v", err)
+	}
+	return s
+}
+
+var seq atomic.Int64
+
+func prefix() string { return fmt.Sprintf("wpauthz:t%d:", seq.Add(1)) }
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
+		return open(t, srv.Addr, prefix(), redisstore.Options{Now: fixedClock}), func() {}
+	})
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return true
+}
+
+// TestPropagation: revoke on A, denied on B, with the delay measured.
+func TestPropagation(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	a := open(t, srv.Addr, p, redisstore.Options{})
+	b := open(t, srv.Addr, p, redisstore.Options{})
+	propagation(t, a, b, 200)
+}
+
+func propagation(t *testing.T, a, b store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	delays := make([]time.Duration, 0, n)
+	for i := range n {
+		jti := fmt.Sprintf("jti-%d", i)
+		if b.TokenRevoked(jti) {
+			t.Fatalf("%s revoked early", jti)
+		}
+		start := time.Now()
+		if err := a.RevokeToken(ctx, jti, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(t, 5*time.Second, func() bool { return b.TokenRevoked(jti) }) {
+			t.Fatalf("%s not revoked on B within 5s", jti)
+		}
+		delays = append(delays, time.Since(start))
+	}
+	// Watermarks travel the same way.
+	if err := a.RevokeSubject(ctx, "42", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(t, 5*time.Second, func() bool { return !b.RevokedBefore("42").IsZero() }) {
+		t.Fatal("watermark not propagated")
+	}
+	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+	t.Logf("propagation over %d revocations (RevokeToken call on A until B's local view has it): p50 %v, p99 %v, max %v",
+		n, delays[n/2], delays[n*99/100], delays[n-1])
+}
+
+// TestRotationRaceAcrossReplicas: the same refresh token presented to two
+// replicas at once: one wins, the other is reuse, the family dies.
+func TestRotationRaceAcrossReplicas(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	a := open(t, srv.Addr, p, redisstore.Options{})
+	b := open(t, srv.Addr, p, redisstore.Options{})
+	ctx := context.Background()
+	now := time.Now()
+	mk := func(id string) store.RefreshRecord {
+		return store.RefreshRecord{ID: id, Family: "race", Subject: "2", IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+			FamilyExpiresAt: now.Add(24 * time.Hour), AccessJTI: "acc-" + id, AccessExpiresAt: now.Add(10 * time.Minute)}
+	}
+	for round := range 50 {
+		fam := fmt.Sprintf("race-%d", round)
+		first := mk(fam + "-0")
+		first.Family = fam
+		if err := a.CreateRefresh(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for i, s := range []store.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = s.RotateRefresh(ctx, first.ID, mk(fmt.Sprintf("%s-%d", fam, i+1)), time.Now())
+			}()
+		}
+		close(start)
+		wg.Wait()
+		var wins, reused int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, store.ErrReused), errors.Is(err, store.ErrFamilyRevoked):
+				reused++
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if wins != 1 || reused != 1 {
+			t.Fatalf("round %d: %d winners, %d refused (%v)", round, wins, reused, errs)
+		}
+		// The family is dead everywhere, with its access tokens.
+		for i := range 2 {
+			id := fmt.Sprintf("%s-%d", fam, i+1)
+			if _, err := b.GetRefresh(ctx, id, time.Now()); err == nil {
+				t.Fatalf("round %d: %s alive after reuse", round, id)
+			}
+		}
+		for _, s := range []store.Store{a, b} {
+			if !waitFor(t, 5*time.Second, func() bool { return s.TokenRevoked("acc-" + first.ID) }) {
+				t.Fatalf("round %d: access token of the family not revoked", round)
+			}
+		}
+	}
+}
+
+// TestOutage: Redis killed, then restarted empty.
+func TestOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	const bound = 1500 * time.Millisecond
+	opts := redisstore.Options{MaxStaleness: bound, PingInterval: 100 * time.Millisecond}
+	a := open(t, srv.Addr, p, opts)
+	b := open(t, srv.Addr, p, opts)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	if err := a.RevokeToken(ctx, "before-outage", exp); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(t, 5*time.Second, func() bool { return b.TokenRevoked("before-outage") }) {
+		t.Fatal("not propagated")
+	}
+
+	srv.Kill()
+	killed := time.Now()
+	if !waitFor(t, 5*time.Second, func() bool { return !b.Healthy() }) {
+		t.Fatal("B still healthy after Redis died")
+	}
+	t.Logf("outage noticed after %v", time.Since(killed))
+	// Inside the bound: checks answer from the local view.
+	if b.Stale() && time.Since(killed) < bound-2*opts.PingInterval {
+		t.Fatal("stale before the bound")
+	}
+	if !b.TokenRevoked("before-outage") {
+		t.Fatal("local view lost a revocation")
+	}
+	// Token endpoints' operations fail at once.
+	start := time.Now()
+	if _, err := b.Fail(ctx, "user:x", store.Limit{Max: 3, Window: time.Minute}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("Fail during outage: %v", err)
+	}
+	if _, err := b.RotateRefresh(ctx, "x", store.RefreshRecord{ID: "y"}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("RotateRefresh during outage: %v", err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("failing closed took %v", d)
+	}
+	// Past the bound: stale, so the engine fails closed.
+	if !waitFor(t, 5*time.Second, b.Stale) {
+		t.Fatal("never stale")
+	}
+	t.Logf("stale after %v (bound %v)", time.Since(killed), bound)
+
+	// Redis comes back empty; another path revokes meanwhile (a third
+	// store on the fresh server) before A and B reconnect.
+	srv.Restart(t)
+	c := open(t, srv.Addr, p, redisstore.Options{})
+	if err := c.RevokeToken(ctx, "during-outage", exp); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*redisstore.Store{"A": a, "B": b} {
+		if !waitFor(t, 10*time.Second, func() bool { return s.Healthy() && !s.Stale() }) {
+			t.Fatalf("%s never resynced", name)
+		}
+		if !waitFor(t, 5*time.Second, func() bool { return s.TokenRevoked("during-outage") }) {
+			t.Fatalf("%s missed the revocation made during the outage", name)
+		}
+		if !s.TokenRevoked("before-outage") {
+			t.Fatalf("%s: a revocation came back to life", name)
+		}
+	}
+	// The replicas wrote their view back: a fresh replica sees it too.
+	d := open(t, srv.Addr, p, redisstore.Options{})
+	if !waitFor(t, 5*time.Second, func() bool { return d.TokenRevoked("before-outage") }) {
+		t.Fatal("revocation lost by Redis's restart was not written back")
+	}
+}
+
+// TestCluster runs the conformance suite and the two-replica revocation
+// test on a three-master Redis Cluster.
+func TestCluster(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	openCluster := func(t *testing.T, prefix string, opts redisstore.Options) *redisstore.Store {
+		t.Helper()
+		rdb, err := redisstore.NewClient(redisstore.ClientOptions{URL: cl.URL, Mode: "cluster"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Prefix = prefix
+		s := redisstore.New(rdb, opts)
+		t.Cleanup(func() { s.Close(); rdb.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.WaitSynced(ctx); err != nil {
+			t.Fatalf("store never synced: %v", err)
+		}
+		return s
+	}
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) (store.Store, func()) {
+			return openCluster(t, prefix(), redisstore.Options{Now: fixedClock}), func() {}
+		})
+	})
+	t.Run("Propagation", func(t *testing.T) {
+		p := prefix()
+		propagation(t, openCluster(t, p, redisstore.Options{}), openCluster(t, p, redisstore.Options{}), 200)
+	})
+}
+
+// TestFrozenRedis: Redis stops answering without closing connections (a
+// partition): the missing pongs make the view unhealthy, then stale.
+func TestFrozenRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	const bound, ping = 2 * time.Second, 100 * time.Millisecond
+	s := open(t, srv.Addr, prefix(), redisstore.Options{MaxStaleness: bound, PingInterval: ping})
+	srv.Pause()
+	frozen := time.Now()
+	if !waitFor(t, 5*time.Second, func() bool { return !s.Healthy() }) {
+		t.Fatal("still healthy while Redis is frozen")
+	}
+	t.Logf("unhealthy after %v", time.Since(frozen))
+	// Staleness counts from the last pong, up to a ping interval before
+	// the freeze.
+	if s.Stale() && time.Since(frozen) < bound-2*ping {
+		t.Fatal("stale before the bound")
+	}
+	if !waitFor(t, 5*time.Second, s.Stale) {
+		t.Fatal("never stale")
+	}
+	t.Logf("stale after %v (bound %v)", time.Since(frozen), bound)
+	srv.Resume()
+	if !waitFor(t, 10*time.Second, func() bool { return s.Healthy() && !s.Stale() }) {
+		t.Fatal("never recovered")
+	}
+}

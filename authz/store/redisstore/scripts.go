@@ -1,0 +1,139 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every script touches keys of one hash slot only (the {rev} tag, or one
+// family's {f:…} tag), so they run unchanged on Redis Cluster.
+
+// revokeTokens: KEYS[1] revoked-jti sorted set. ARGV[1] now (ms, prune
+// below), ARGV[2] channel, ARGV[3] payload to publish ("" for none), then
+// pairs jti, expiry (ms). An entry's score only moves forward.
+var revokeTokens = redis.NewScript(`
+local z = KEYS[1]
+for i = 4, #ARGV, 2 do
+  local cur = redis.call('ZSCORE', z, ARGV[i])
+  if (not cur) or tonumber(cur) < tonumber(ARGV[i+1]) then
+    redis.call('ZADD', z, ARGV[i+1], ARGV[i])
+  end
+end
+redis.call('ZREMRANGEBYSCORE', z, '-inf', '(' .. ARGV[1])
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1
+`)
+
+// revokeSubject: KEYS[1] watermark hash (subject -> before ms), KEYS[2]
+// forget sorted set (subject -> forget-at ms). ARGV[1] subject, ARGV[2]
+// before, ARGV[3] forget-at, ARGV[4] now, ARGV[5] channel, ARGV[6] payload
+// ("" for none). Both values only move forward.
+var revokeSubject = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+local f = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if (not f) or tonumber(f) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 100)
+for _, s in ipairs(old) do
+  redis.call('HDEL', KEYS[1], s)
+  redis.call('ZREM', KEYS[2], s)
+end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return 1
+`)
+
+// createRefresh: KEYS[1] record hash, KEYS[2] family hash. ARGV[1] record
+// JSON, ARGV[2] expiry, ARGV[3] family expiry, ARGV[4] access jti,
+// ARGV[5] access expiry, ARGV[6] id, ARGV[7] TTL (ms).
+var createRefresh = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+if redis.call('HGET', KEYS[2], 'revoked') == '1' then return 'famrevoked' end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'exp', ARGV[2], 'fexp', ARGV[3], 'spent', '0')
+redis.call('HSET', KEYS[2], 'revoked', '0', 'm:' .. ARGV[6], ARGV[4] .. '|' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+return 'ok'
+`)
+
+// rotateRefresh: KEYS[1] spent record, KEYS[2] family, KEYS[3] next
+// record. ARGV[1] now (ms), ARGV[2] next JSON, ARGV[3] next expiry,
+// ARGV[4] family expiry, ARGV[5] next access jti, ARGV[6] its expiry,
+// ARGV[7] next id, ARGV[8] TTL (ms).
+//
+// Returns {'ok', spent JSON}, {'reused', jti, exp, jti, exp…} (the family
+// is now revoked; the caller revokes those access tokens), or a bare
+// status: 'notfound', 'famrevoked', 'exists'.
+var rotateRefresh = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
+if redis.call('HGET', KEYS[2], 'revoked') ~= '0' then return {'famrevoked'} end
+local r = redis.call('HMGET', KEYS[1], 'spent', 'exp', 'fexp', 'rec')
+local now = tonumber(ARGV[1])
+if r[1] == '1' then
+  redis.call('HSET', KEYS[2], 'revoked', '1')
+  local out = {'reused'}
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'm:' then
+      local sep = string.find(all[i+1], '|', 1, true)
+      local jti = string.sub(all[i+1], 1, sep - 1)
+      local exp = string.sub(all[i+1], sep + 1)
+      if jti ~= '' and tonumber(exp) > now then
+        table.insert(out, jti)
+        table.insert(out, exp)
+      end
+    end
+  end
+  return out
+end
+if now >= tonumber(r[2]) or now >= tonumber(r[3]) then return {'notfound'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
+redis.call('HSET', KEYS[1], 'spent', '1')
+redis.call('HSET', KEYS[3], 'rec', ARGV[2], 'exp', ARGV[3], 'fexp', ARGV[4], 'spent', '0')
+redis.call('PEXPIRE', KEYS[3], ARGV[8])
+redis.call('HSET', KEYS[2], 'm:' .. ARGV[7], ARGV[5] .. '|' .. ARGV[6])
+return {'ok', r[4]}
+`)
+
+// revokeFamily: KEYS[1] family. ARGV[1] now. Returns nil for an unknown
+// family, else the live access tokens of its members (jti, exp pairs).
+var revokeFamily = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+local out = {}
+local now = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 2) == 'm:' then
+    local sep = string.find(all[i+1], '|', 1, true)
+    local jti = string.sub(all[i+1], 1, sep - 1)
+    local exp = string.sub(all[i+1], sep + 1)
+    if jti ~= '' and tonumber(exp) > now then
+      table.insert(out, jti)
+      table.insert(out, exp)
+    end
+  end
+end
+return out
+`)
+
+// fail: KEYS[1] throttle hash (c: count, we: window end, bu: blocked
+// until). ARGV[1] now, ARGV[2] max, ARGV[3] window (ms). Returns the wait
+// in ms (0: not blocked). Fixed windows, as store.Memory.
+var fail = redis.NewScript(`
+local now, max, win = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('HMGET', KEYS[1], 'c', 'we', 'bu')
+local c, we, bu = tonumber(t[1]) or 0, tonumber(t[2]) or 0, tonumber(t[3]) or 0
+if now >= we then
+  if now < bu then return bu - now end
+  c, we, bu = 0, now + win, 0
+end
+c = c + 1
+if c >= max and bu < we then bu = we end
+redis.call('HSET', KEYS[1], 'c', c, 'we', we, 'bu', bu)
+local keep = math.max(we, bu) - now
+if keep < 1 then keep = 1 end
+redis.call('PEXPIRE', KEYS[1], keep)
+if now < bu then return bu - now end
+return 0
+`)
