@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,14 +18,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
+// addUserMu serialises envtest's AddUser: its test CA is not safe for
+// concurrent use, and parallel tests add users.
+var addUserMu sync.Mutex
+
+func addAdmin(t *testing.T, name string) *envtest.AuthenticatedUser {
+	t.Helper()
+	addUserMu.Lock()
+	defer addUserMu.Unlock()
+	user, err := testEnv.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return user
+}
+
 // kubectl runs the kubectl built with the envtest binaries as a cluster
 // admin of the envtest API server.
 func kubectl(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	user, err := testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	user := addAdmin(t, "admin")
 	kc, err := user.KubeConfig()
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"github.com/wpauthz/wpauthz/test/freeport"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/wpauthz/wpauthz/api/v1alpha1"
 )
@@ -54,10 +53,7 @@ func TestServeInCluster(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/wpauthz").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	user, err := testEnv.AddUser(envtest.User{Name: "wpauthz", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	user := addAdmin(t, "wpauthz")
 	kc, err := user.KubeConfig()
 	if err != nil {
 		t.Fatal(err)

@@ -126,6 +126,9 @@ type result struct {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.rounds < 1 || o.total < 1 || o.warmup < 0 || o.concurrency < 1 || o.connections < 1 || o.paced < 0 || o.pacedTotal < 1 {
+		return errors.New("-rounds, -n, -c, -connections and -paced-n must be positive; -warmup and -paced-rps not negative")
+	}
 	for _, b := range []string{o.wpauthz, o.noop, o.ghz, cmp.Or(o.before, o.ghz)} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("%s: %w (run `make bench`, which builds it)", b, err)
@@ -176,7 +179,7 @@ func run(ctx context.Context, o options) error {
 		if o.work == "" {
 			return errors.New("-generate-only needs -work")
 		}
-		logf("configurations: %s, %s; ghz data: %s/*.json", fx.baseDir, fx.largeDir, work)
+		logf("configurations: %s, %s, %s; ghz data: %s/*.json", fx.baseDir, fx.largeDir, fx.basicDir, work)
 		return nil
 	}
 	serverLog, err := os.Create(filepath.Join(work, "servers.log"))
@@ -246,7 +249,7 @@ func measure(ctx context.Context, o options, fx *fixture, w *workload, c contend
 		s, err = startFloor(ctx, c.bin, o.pprofDir != "", log)
 	} else {
 		dir := map[string]string{"base": fx.baseDir, "large": fx.largeDir, "basic": fx.basicDir}[w.config]
-		s, err = startWPAuthz(ctx, c.bin, dir, nil, log)
+		s, err = startWPAuthz(ctx, c.bin, dir, log)
 	}
 	if err != nil {
 		return sample{}, err
@@ -270,9 +273,13 @@ func measure(ctx context.Context, o options, fx *fixture, w *workload, c contend
 		return sample{}, fmt.Errorf("answers are wrong, not benchmarking: %w", err)
 	}
 	g := ghzRun{bin: o.ghz, addr: s.grpcAddr, dataFile: w.dataFile, total: o.warmup, concurrency: o.concurrency, connections: o.connections}
-	warm, err := g.run(ctx)
-	if err != nil {
-		return sample{}, fmt.Errorf("warm-up: %w", err)
+	warmRPS := 5000.0 // a guess, for the profile's length, when there is no warm-up
+	if o.warmup > 0 {
+		warm, err := g.run(ctx)
+		if err != nil {
+			return sample{}, fmt.Errorf("warm-up: %w", err)
+		}
+		warmRPS = warm.Rps
 	}
 
 	// Profiling: a CPU profile covering most of the timed run.
@@ -280,7 +287,7 @@ func measure(ctx context.Context, o options, fx *fixture, w *workload, c contend
 	profiling := o.pprofDir != ""
 	base := fmt.Sprintf("%s/%s-%s-r%d", o.pprofDir, w.name, c.name, round+1)
 	if profiling {
-		secs := max(1, int(math.Floor(float64(o.total)/warm.Rps*0.8)))
+		secs := max(1, int(math.Floor(float64(o.total)/warmRPS*0.8)))
 		go func() {
 			profDone <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.httpAddr, secs), base+".cpu.pprof")
 		}()

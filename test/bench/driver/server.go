@@ -39,7 +39,7 @@ type server struct {
 
 // startWPAuthz runs `wpauthz serve --config-dir dir` on loopback and waits
 // until its first policy snapshot is in (/readyz).
-func startWPAuthz(ctx context.Context, bin, dir string, extraArgs []string, log io.Writer) (*server, error) {
+func startWPAuthz(ctx context.Context, bin, dir string, log io.Writer) (*server, error) {
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func startWPAuthz(ctx context.Context, bin, dir string, extraArgs []string, log 
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--config-dir", dir, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--log-level", "warn"}, extraArgs...)
+	args := []string{"serve", "--config-dir", dir, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--log-level", "warn"}
 	s, err := start(bin, args, grpcAddr, log)
 	if err != nil {
 		return nil, err
