@@ -221,7 +221,7 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 			if e.stale != nil && e.stale() {
 				return nil, denyUnavailable
 			}
-			if Revoked(e.store, c) {
+			if Revoked(e.store, p, c) {
 				return nil, denyRevoked
 			}
 			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: identity.MethodJWT}, nil
@@ -254,12 +254,13 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 // token of their subject issued at or before a watermark ("iat" has
 // one-second resolution, so a token of the watermark's second is dead too;
 // the token service never issues one in that second). A token without iat
-// is then refused too. Both reads are local.
-func Revoked(s store.Revocations, c *jwtauth.Claims) bool {
+// is then refused too. Both reads are local. Watermarks are kept per policy
+// (p.SubjectKey).
+func Revoked(s store.Revocations, p *policy.Policy, c *jwtauth.Claims) bool {
 	if c.TokenID != "" && s.TokenRevoked(c.TokenID) {
 		return true
 	}
-	wm := s.RevokedBefore(c.Subject)
+	wm := s.RevokedBefore(p.SubjectKey(c.Subject))
 	return !wm.IsZero() && (c.IssuedAt.IsZero() || !c.IssuedAt.After(wm))
 }
 

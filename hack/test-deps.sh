@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real (nginx for the
 # auth_request tests, Caddy for forward_auth, MariaDB for the WordPress user
-# directory, Redis for the shared token state) when they are missing.
+# directory, Redis and Sentinel for the shared token state, WordPress with
+# php-fpm for the end-to-end stack) when they are missing.
 # Called by `make test`; a no-op when everything is there.
 set -euo pipefail
 
@@ -15,6 +16,13 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # redis-server processes; redis-cli builds the Redis Cluster).
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || [ -x /usr/bin/redis-cli ] || need+=(redis-tools)
+# Sentinel topology for the Redis store tests.
+command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || need+=(redis-sentinel)
+# The end-to-end stack (make e2e): WordPress 6.1.9 from Debian, served by
+# php-fpm with the mysqli extension; PHP CLI runs the offline installer.
+[ -f /usr/share/wordpress/wp-settings.php ] || need+=(wordpress)
+ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
+php -m 2>/dev/null | grep -qx mysqli || need+=(php-mysql)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

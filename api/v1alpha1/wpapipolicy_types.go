@@ -131,6 +131,16 @@ type WordPressSource struct {
 	// +optional
 	CacheTTL *metav1.Duration `json:"cacheTTL,omitempty"`
 
+	// NotificationKeySecretRef names the Secret entry holding the key
+	// (at least 32 bytes) the bridge plugin signs user-change
+	// notifications with (WPAUTHZ_NOTIFY_KEY in wp-config.php). When a
+	// user's password, roles or application passwords change, or the user
+	// is deleted, WordPress calls wpauthz's internal listener and every
+	// token of that user issued before the change stops working. Without
+	// it, notifications for this site are refused.
+	// +optional
+	NotificationKeySecretRef *SecretKeySelector `json:"notificationKeySecretRef,omitempty"`
+
 	// QueryTimeout bounds one database look-up; on timeout the request
 	// is refused with 503 (fail closed).
 	// +kubebuilder:default="2s"

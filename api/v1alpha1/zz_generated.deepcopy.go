@@ -660,6 +660,11 @@ func (in *WordPressSource) DeepCopyInto(out *WordPressSource) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.NotificationKeySecretRef != nil {
+		in, out := &in.NotificationKeySecretRef, &out.NotificationKeySecretRef
+		*out = new(SecretKeySelector)
+		**out = **in
+	}
 	if in.QueryTimeout != nil {
 		in, out := &in.QueryTimeout, &out.QueryTimeout
 		*out = new(v1.Duration)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -43,6 +44,9 @@ const (
 	DefaultLoginWindow      = 15 * time.Minute
 	DefaultMaxFailuresUser  = 5
 	DefaultMaxFailuresIP    = 20
+	// MinNotificationKeyBytes is the shortest accepted notification key:
+	// HMAC-SHA256 keys shorter than the hash add no strength.
+	MinNotificationKeyBytes = 32
 )
 
 // Options are process-wide compile settings.
@@ -59,6 +63,10 @@ type Options struct {
 // cannot be compiled are left out and reported; nothing is half-applied:
 // a policy with a problem is absent, not partly present.
 func Compile(b Bundle, opts Options) (*Snapshot, []Problem) {
+	if opts.Users == nil {
+		// Policies reading the same users share one Directory (and cache).
+		opts.Users = wpusers.NewPool()
+	}
 	c := compiler{opts: opts, secrets: map[string]*corev1.Secret{}}
 	for i := range b.Secrets {
 		s := &b.Secrets[i]
@@ -269,6 +277,17 @@ func (c *compiler) policy(in *v1alpha1.WPApiPolicy) (*Policy, error) {
 			return nil, err.(Problem).withName(in.Name)
 		}
 		p.Users = d
+		if ref := w.NotificationKeySecretRef; ref != nil {
+			data, ok := c.secretData(ns, ref.Name)
+			if !ok {
+				return nil, bad(v1alpha1.ReasonSecretNotFound, "spec.wordpress.notificationKeySecretRef: Secret %q not found", ref.Name)
+			}
+			key := data[ref.Key]
+			if len(key) < MinNotificationKeyBytes {
+				return nil, bad(v1alpha1.ReasonInvalidKey, "spec.wordpress.notificationKeySecretRef: Secret %q key %q must hold at least %d bytes", ref.Name, ref.Key, MinNotificationKeyBytes)
+			}
+			p.NotificationKey = bytes.Clone(key)
+		}
 	}
 	if b := s.Authentication.Basic; b != nil {
 		p.Basic = &Basic{}
@@ -479,11 +498,7 @@ func (c *compiler) directory(ns string, w *v1alpha1.WordPressSource) (*wpusers.D
 	} else {
 		spec.Users = raw
 	}
-	pool := c.opts.Users
-	if pool == nil {
-		pool = wpusers.NewPool()
-	}
-	d, err := pool.Directory(spec)
+	d, err := c.opts.Users.Directory(spec)
 	if err != nil {
 		// The error never quotes the DSN or the file's hashes.
 		return nil, bad(v1alpha1.ReasonInvalidRule, "spec.wordpress.%s: Secret %q key %q: %v", field, ref.Name, ref.Key, err)

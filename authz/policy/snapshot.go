@@ -4,6 +4,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,6 +115,9 @@ type Policy struct {
 
 	// Users is the WordPress user directory (spec.wordpress); nil without.
 	Users *wpusers.Directory
+	// NotificationKey authenticates the bridge plugin's user-change
+	// notifications (spec.wordpress.notificationKeySecretRef); nil: refused.
+	NotificationKey []byte
 	// Basic is nil when Basic authentication is off.
 	Basic *Basic
 	// LoginUser and LoginClient throttle failed logins per user name and
@@ -141,6 +145,22 @@ type Basic struct {
 
 // Key is "namespace/name".
 func (p *Policy) Key() string { return p.Namespace + "/" + p.Name }
+
+// SubjectKey names sub in the revocation store: "<namespace>/<name>#<sub>".
+// Subjects are scoped by policy because user IDs are per site: user 12 of
+// one site revoking all of their tokens must not end user 12's sessions on
+// every other site sharing the store.
+func (p *Policy) SubjectKey(sub string) string { return p.Key() + "#" + sub }
+
+// SubjectUserID is the WordPress user ID a SubjectKey names, if any.
+func SubjectUserID(key string) (int64, bool) {
+	i := strings.LastIndexByte(key, '#')
+	if i < 0 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(key[i+1:], 10, 64)
+	return id, err == nil && id > 0
+}
 
 // CanIssue reports whether the policy serves the token endpoints: a JWT
 // key that can sign and a user directory.

@@ -364,7 +364,7 @@ func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / t
 func (s *Service) issue(ctx context.Context, p *policy.Policy, u *wpusers.User, family string) (string, *jwtauth.Claims, string, store.RefreshRecord, error) {
 	sub := strconv.FormatInt(u.ID, 10)
 	now := s.now()
-	if wm := s.store.RevokedBefore(sub); !wm.IsZero() && !time.Unix(now.Unix(), 0).After(wm) {
+	if wm := s.store.RevokedBefore(p.SubjectKey(sub)); !wm.IsZero() && !time.Unix(now.Unix(), 0).After(wm) {
 		// iat has one-second resolution: wait for the next second.
 		wait := time.Unix(wm.Unix()+1, 0).Sub(now)
 		t := time.NewTimer(wait)
@@ -451,7 +451,7 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request, p *policy.Poli
 		writeError(w, wperror.InvalidRefreshToken)
 		return
 	}
-	if wm := s.store.RevokedBefore(rec.Subject); !wm.IsZero() && !rec.IssuedAt.After(wm) {
+	if wm := s.store.RevokedBefore(p.SubjectKey(rec.Subject)); !wm.IsZero() && !rec.IssuedAt.After(wm) {
 		_ = s.store.RevokeFamily(ctx, rec.Family, now)
 		writeError(w, wperror.InvalidRefreshToken)
 		return
@@ -541,7 +541,7 @@ func (s *Service) revoke(w http.ResponseWriter, r *http.Request, p *policy.Polic
 	}
 	if all {
 		keep := max(p.JWTAccessTTL, p.RefreshTTL) + time.Minute
-		if err := s.store.RevokeSubject(ctx, c.Subject, now, keep); err != nil {
+		if err := s.store.RevokeSubject(ctx, p.SubjectKey(c.Subject), now, keep); err != nil {
 			writeError(w, wperror.Unavailable)
 			return
 		}
@@ -568,7 +568,7 @@ func (s *Service) verify(p *policy.Policy, tok string, now time.Time) (*jwtauth.
 	c, err := p.JWT.Verify(tok, now)
 	switch {
 	case err == nil:
-		if authz.Revoked(s.store, c) {
+		if authz.Revoked(s.store, p, c) {
 			return nil, wperror.InvalidToken
 		}
 		return c, nil

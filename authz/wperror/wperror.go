@@ -111,11 +111,17 @@ var (
 	// JWTAuthNoAuthHeader: the compatible validate endpoint without an
 	// Authorization header (the plugin's code).
 	JWTAuthNoAuthHeader = define(http.StatusForbidden, "jwt_auth_no_auth_header", "Authorization header not found.")
+	// InvalidNotification: a user-change notification on the internal
+	// listener that is unsigned, badly signed, too old or too new, or for
+	// a site without a notification key. One answer for all, so a caller
+	// learns nothing about which sites exist.
+	InvalidNotification = define(http.StatusUnauthorized, "wpauthz_invalid_notification", "The notification is not signed with this site's key.")
 )
 
 // All lists the documented denials (for docs and tests).
 var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable,
-	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader}
+	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader,
+	InvalidNotification}
 
 // New renders an error that is not one of the fixed denials.
 func New(status int, code, message string) *Error { return define(status, code, message) }

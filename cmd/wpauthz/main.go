@@ -30,7 +30,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newTokenCommand(), newAPIKeyCommand())
+	root.AddCommand(newServeCommand(), newTokenCommand(), newAPIKeyCommand(), newIdentityCommand())
 	return root
 }
 

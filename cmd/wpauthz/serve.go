@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/store/redisstore"
 	"github.com/wpauthz/wpauthz/authz/tokenservice"
+	"github.com/wpauthz/wpauthz/authz/usernotify"
 	"github.com/wpauthz/wpauthz/authz/wpusers"
 	"github.com/wpauthz/wpauthz/configdir"
 )
@@ -31,6 +31,7 @@ type serveOptions struct {
 	configDir         string
 	grpcAddr          string
 	httpAddr          string
+	internalAddr      string
 	identityKeyFile   string
 	allowUnknownHosts bool
 	trustedProxyHops  int
@@ -72,6 +73,7 @@ service account). Every replica compiles and serves; the replica holding the
 	f.StringVar(&o.configDir, "config-dir", "", "standalone mode: folder of WPApiPolicy/ApiKey/OAuthClient/Secret YAML")
 	f.StringVar(&o.grpcAddr, "grpc-addr", ":9001", "Envoy ext_authz gRPC listen address")
 	f.StringVar(&o.httpAddr, "http-addr", ":8080", "HTTP check, health and token endpoints listen address")
+	f.StringVar(&o.internalAddr, "internal-addr", "", "listen address for calls from WordPress, e.g. :8081 (the bridge plugin's user-change notifications, POST /v1/user-changed); never route it from the public side; empty: off")
 	f.StringVar(&o.identityKeyFile, "identity-key", "", "Ed25519 private key (PKCS#8 PEM or 32-byte seed) signing X-WPAuthz-Identity for policies without their own key")
 	f.BoolVar(&o.allowUnknownHosts, "allow-unknown-hosts", false, "forward requests for hosts no policy covers, without identity (default: refuse them)")
 	f.IntVar(&o.trustedProxyHops, "trusted-proxy-hops", 0, "proxies in front of the token endpoints whose X-Forwarded-For entries are trusted for login throttling (0: the peer address)")
@@ -117,7 +119,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	compileOpts.Users = users
 	defer st.Subscribe(func(ev store.Event) {
 		if ev.Kind == store.SubjectRevoked {
-			if id, err := strconv.ParseInt(ev.Subject, 10, 64); err == nil {
+			if id, ok := policy.SubjectUserID(ev.Subject); ok {
 				users.ForgetUser(id)
 			}
 		}
@@ -149,6 +151,23 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		grpcLis.Close()
 		return fmt.Errorf("--http-addr: %w", err)
+	}
+
+	// The internal listener is for WordPress only: never routed from the
+	// public side, each call signed with the site's own key.
+	var internalLis net.Listener
+	if o.internalAddr != "" {
+		if internalLis, err = net.Listen("tcp", o.internalAddr); err != nil {
+			grpcLis.Close()
+			httpLis.Close()
+			return fmt.Errorf("--internal-addr: %w", err)
+		}
+	}
+	internalSrv := &http.Server{
+		Handler:           &usernotify.Handler{Snapshot: engine.Snapshot, Store: st, Log: log},
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log)
@@ -205,6 +224,15 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		return nil
 	})
+	if internalLis != nil {
+		g.Go(func() error {
+			log.Info("serving WordPress notifications", "addr", internalLis.Addr().String())
+			if err := internalSrv.Serve(internalLis); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		log.Info("shutting down")
@@ -213,8 +241,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		stopped := make(chan struct{})
 		go func() { envoy.GracefulStop(shutdownCtx, grpcSrv, health); close(stopped) }()
 		herr := httpSrv.Shutdown(shutdownCtx)
+		ierr := internalSrv.Shutdown(shutdownCtx)
 		<-stopped
-		return herr
+		return errors.Join(herr, ierr)
 	})
 	err = g.Wait()
 	select {

@@ -51,6 +51,8 @@ type env struct {
 	clock *clock
 	store *store.Memory
 	ip    string // the client address the token service sees
+	// snapshot is the policy set the engine serves.
+	snapshot func() *policy.Snapshot
 }
 
 // bundle loads the sample folder and adds an OAuthClient for Basic.
@@ -92,6 +94,7 @@ func newEnv(t testing.TB, edit func(*policy.Bundle)) *env {
 	e.store = store.NewMemory(e.clock.now)
 	engine := authz.New(authz.Options{Now: e.clock.now, Store: e.store})
 	engine.Swap(snap)
+	e.snapshot = engine.Snapshot
 	ts := tokenservice.New(tokenservice.Options{
 		Snapshot: engine.Snapshot, Store: e.store, Now: e.clock.now,
 		ClientIP: func(r *http.Request) string {
