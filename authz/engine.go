@@ -289,7 +289,7 @@ func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credentia
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	jws, err := p.Signer.Sign(*id, hostOnly(req.Host), strings.ToUpper(req.Method), path, p.IdentityTTL, now)
+	jws, err := p.Signer.Sign(*id, policy.CanonicalHost(req.Host), strings.ToUpper(req.Method), path, p.IdentityTTL, now)
 	if err != nil {
 		e.log.Error("signing identity assertion", "policy", p.Namespace+"/"+p.Name, "err", err)
 		return denyUnavailable
@@ -299,16 +299,6 @@ func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credentia
 		d.UpstreamRemove = []string{cred.Header}
 	}
 	return d
-}
-
-// hostOnly drops the port and lower-cases, for the assertion's audience.
-func hostOnly(h string) string {
-	if !strings.HasPrefix(h, "[") {
-		if i := strings.LastIndexByte(h, ':'); i >= 0 {
-			h = h[:i]
-		}
-	}
-	return strings.ToLower(h)
 }
 
 // Shared decisions: built once, never modified.

@@ -158,10 +158,13 @@ type Throttle struct {
 	Login LoginThrottle `json:"login,omitempty"`
 }
 
-// LoginThrottle is at most N failures per window, per user and per client.
+// LoginThrottle allows at most N failures per window, per user and per
+// client, as a rate (GCRA): a burst of N failures is refused with 429 until
+// one more failure fits the rate (Window/N after the oldest counted one);
+// failures spread at or under N per Window are never refused.
 type LoginThrottle struct {
 	// MaxFailuresPerUser within Window before that user name is refused
-	// with 429 until the window ends. 0 disables the per-user limit.
+	// with 429. 0 disables the per-user limit.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=10000
@@ -169,14 +172,14 @@ type LoginThrottle struct {
 	MaxFailuresPerUser *int32 `json:"maxFailuresPerUser,omitempty"`
 
 	// MaxFailuresPerClient within Window before that client address is
-	// refused with 429 until the window ends. 0 disables it.
+	// refused with 429. 0 disables it.
 	// +kubebuilder:default=20
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100000
 	// +optional
 	MaxFailuresPerClient *int32 `json:"maxFailuresPerClient,omitempty"`
 
-	// Window is the counting window.
+	// Window is the period the maxima apply to.
 	// +kubebuilder:default="15m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="must be between 1s and 24h"
 	// +optional

@@ -36,7 +36,7 @@ func (s *Snapshot) Lookup(host string) *Policy {
 	if s == nil {
 		return nil
 	}
-	host = canonicalHost(host)
+	host = CanonicalHost(host)
 	if host == "" {
 		return nil
 	}
@@ -62,10 +62,12 @@ func (s *Snapshot) Lookup(host string) *Policy {
 	return nil
 }
 
-// canonicalHost lower-cases a Host header value and drops the port, an
+// CanonicalHost lower-cases a Host header value and drops the port, an
 // IPv6 literal's brackets kept; a trailing dot (FQDN form) is dropped.
-// It avoids allocating when the host is already canonical.
-func canonicalHost(h string) string {
+// It avoids allocating when the host is already canonical. Policies are
+// looked up, and identity assertions addressed ("aud"), by this form; the
+// bridge plugin computes the same from HTTP_HOST.
+func CanonicalHost(h string) string {
 	if strings.HasPrefix(h, "[") {
 		if i := strings.IndexByte(h, ']'); i > 0 {
 			h = h[:i+1]

@@ -34,10 +34,10 @@ type memFamily struct {
 	expires time.Time
 }
 
+// memThrottle is one key's GCRA state (see store.Throttles).
 type memThrottle struct {
-	count        int
-	windowEnd    time.Time
-	blockedUntil time.Time
+	tat     time.Time // theoretical arrival time of the next failure
+	allowAt time.Time // when the next failure conforms: tat - tolerance
 }
 
 // NewMemory returns an empty store. now is the clock used to sweep
@@ -113,7 +113,7 @@ func (m *Memory) sweep() {
 		}
 	}
 	for k, t := range m.throttles {
-		if now.After(t.windowEnd) && now.After(t.blockedUntil) {
+		if !now.Before(t.tat) { // at rest: the same as no entry
 			delete(m.throttles, k)
 		}
 	}
@@ -266,12 +266,14 @@ func (m *Memory) revokeFamilyLocked(family string, f *memFamily, now time.Time) 
 func (m *Memory) Throttled(_ context.Context, key string, now time.Time) (time.Duration, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if t := m.throttles[key]; t != nil && now.Before(t.blockedUntil) {
-		return t.blockedUntil.Sub(now), nil
+	if t := m.throttles[key]; t != nil && now.Before(t.allowAt) {
+		return t.allowAt.Sub(now), nil
 	}
 	return 0, nil
 }
 
+// Fail is GCRA (store.Throttles): the failure pushes the key's TAT one
+// interval past max(TAT, now).
 func (m *Memory) Fail(_ context.Context, key string, limit Limit, now time.Time) (time.Duration, error) {
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return 0, nil
@@ -280,19 +282,18 @@ func (m *Memory) Fail(_ context.Context, key string, limit Limit, now time.Time)
 	defer m.mu.Unlock()
 	m.sweep()
 	t := m.throttles[key]
-	if t == nil || !now.Before(t.windowEnd) {
-		if t != nil && now.Before(t.blockedUntil) {
-			return t.blockedUntil.Sub(now), nil
-		}
-		t = &memThrottle{windowEnd: now.Add(limit.Window)}
+	if t == nil {
+		t = &memThrottle{}
 		m.throttles[key] = t
 	}
-	t.count++
-	if t.count >= limit.Max && t.blockedUntil.Before(t.windowEnd) {
-		t.blockedUntil = t.windowEnd
+	tat := t.tat
+	if tat.Before(now) {
+		tat = now
 	}
-	if now.Before(t.blockedUntil) {
-		return t.blockedUntil.Sub(now), nil
+	t.tat = tat.Add(limit.Interval())
+	t.allowAt = t.tat.Add(-limit.Tolerance())
+	if now.Before(t.allowAt) {
+		return t.allowAt.Sub(now), nil
 	}
 	return 0, nil
 }

@@ -294,7 +294,11 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, p *policy.Policy
 	name, password := ps["username"], ps["password"]
 	now := s.now()
 	keys := authz.ThrottleKeys(p, name, s.clientIP(r))
-	if wait := s.throttled(ctx, keys, now); wait != 0 {
+	if wait, err := s.throttled(ctx, keys, now); err != nil {
+		s.log.WarnContext(ctx, "login: throttle unavailable", "policy", p.Key(), "err", err)
+		writeError(w, wperror.Unavailable)
+		return
+	} else if wait != 0 {
 		writeThrottled(w, wait)
 		return
 	}
@@ -700,15 +704,21 @@ func writeThrottled(w http.ResponseWriter, wait time.Duration) {
 	w.Write(d.Body)
 }
 
-func (s *Service) throttled(ctx context.Context, keys [2]string, now time.Time) time.Duration {
+// throttled is the longest wait of keys. It fails closed: without the
+// throttle store a login would be an unthrottled password oracle (a wrong
+// password answers 401, a right one 503 when the refresh token cannot be
+// stored).
+func (s *Service) throttled(ctx context.Context, keys [2]string, now time.Time) (time.Duration, error) {
 	var wait time.Duration
 	for _, k := range keys {
 		if k == "" {
 			continue
 		}
-		if d, err := s.store.Throttled(ctx, k, now); err == nil {
-			wait = max(wait, d)
+		d, err := s.store.Throttled(ctx, k, now)
+		if err != nil {
+			return 0, err
 		}
+		wait = max(wait, d)
 	}
-	return wait
+	return wait, nil
 }

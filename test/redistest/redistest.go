@@ -1,7 +1,8 @@
 // Package redistest runs a throwaway redis-server for tests: Debian's
 // redis-server as a plain process on a free loopback port, in its own
 // directory, without persistence (an empty --save, --appendonly no), stopped when
-// the test ends. Kill and Restart (same port) test outages.
+// the test ends. Kill and Restart (same port) test outages. StartCluster
+// and StartSentinel build the other two topologies go-redis supports.
 //
 // When redis-server is not installed the test is skipped, unless
 // WPAUTHZ_REQUIRE_REDIS is set (make test sets it; hack/test-deps.sh
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wpauthz/wpauthz/test/freeport"
 )
 
 // Server is a running redis-server.
@@ -147,13 +150,17 @@ func (s *Server) Restart(tb testing.TB) {
 // Dir is the server's working directory.
 func (s *Server) Dir() string { return s.dir }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a free loopback port below the ephemeral range
+// (test/freeport says why).
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	_, p, err := net.SplitHostPort(freeport.Addr(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return port
 }

@@ -311,3 +311,77 @@ func TestReplicasShareRedis(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasSentinel: two binaries on a Sentinel topology (1 master, 1
+// replica, 3 sentinels) through --redis-mode sentinel. Revocations
+// propagate before and after a SENTINEL FAILOVER, and after the master is
+// killed; nothing revoked comes back.
+func TestReplicasSentinel(t *testing.T) {
+	top := redistest.StartSentinel(t)
+	dir := samples(t)
+	a := start(t, "A", dir, top.URL, "--redis-mode", "sentinel")
+	b := start(t, "B", dir, top.URL, "--redis-mode", "sentinel")
+
+	var revoked []string
+	revokeOnA := func(t *testing.T, n int) {
+		t.Helper()
+		for range n {
+			var tok string
+			// Login and revoke need Redis: right after a promotion they
+			// may answer 503 until the replica has reconnected.
+			if !eventually(20*time.Second, func() bool {
+				st, out := a.post(t, "/wp-json/api/v1/token", url.Values{"username": {"jane"}, "password": {"jane-demo-password"}}, "")
+				tok, _ = out["access_token"].(string)
+				return st == 200
+			}) {
+				t.Fatal("login on A never succeeded")
+			}
+			if st := b.check(t, tok); st != 200 {
+				t.Fatalf("live token on B: %d", st)
+			}
+			if !eventually(20*time.Second, func() bool {
+				st, _ := a.post(t, "/wp-json/api/v1/token/revoke", nil, tok)
+				return st == 200
+			}) {
+				t.Fatal("revoke on A never succeeded")
+			}
+			revoked = append(revoked, tok)
+			if !eventually(5*time.Second, func() bool { return b.check(t, tok) == 401 }) {
+				t.Fatal("revoked on A, still allowed on B after 5s")
+			}
+		}
+	}
+	stillRevoked := func(t *testing.T) {
+		t.Helper()
+		for _, r := range []*replica{a, b} {
+			if !eventually(20*time.Second, func() bool { return r.ready() == 200 }) {
+				t.Fatalf("%s not ready after the failover", r.name)
+			}
+			for _, tok := range revoked {
+				if st := r.check(t, tok); st != 401 {
+					t.Fatalf("%s: a revoked token came back: %d", r.name, st)
+				}
+			}
+		}
+	}
+
+	revokeOnA(t, 20)
+	was := top.Master(t)
+	now := top.Failover(t)
+	t.Logf("SENTINEL FAILOVER: %s -> %s", was.Addr, now.Addr)
+	revokeOnA(t, 20)
+	stillRevoked(t)
+	top.WaitReplica(t, was)
+
+	killed, promoted := top.KillMaster(t)
+	t.Logf("killed master %s; promoted %s", killed.Addr, promoted.Addr)
+	revokeOnA(t, 20)
+	stillRevoked(t)
+	// A replica started now learns everything from the new master.
+	c := start(t, "C", dir, top.URL, "--redis-mode", "sentinel")
+	for _, tok := range revoked {
+		if !eventually(5*time.Second, func() bool { return c.check(t, tok) == 401 }) {
+			t.Fatal("a replica started after the failovers misses a revocation")
+		}
+	}
+}

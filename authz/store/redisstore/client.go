@@ -10,8 +10,11 @@ import (
 type ClientOptions struct {
 	// URL is redis://[user:password@]host:port[/db][?options] (rediss://
 	// for TLS). Cluster: more seed nodes as &addr=host:port. Sentinel: the
-	// sentinels' addresses, &master_name=NAME required. Options are
-	// go-redis's URL options (dial_timeout, read_timeout, …).
+	// sentinels' addresses (the first in the authority, more as
+	// &addr=host:port), master_name=NAME required; user:password in the
+	// authority are the sentinels' own, the data nodes' password goes in
+	// &password= or Password. Options are go-redis's URL options
+	// (dial_timeout, read_timeout, …).
 	URL string
 	// Mode is "single" (default), "cluster" or "sentinel".
 	Mode string
@@ -44,6 +47,9 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		opt, err := redis.ParseFailoverURL(o.URL)
 		if err != nil {
 			return nil, fmt.Errorf("redis sentinel URL: %w", err)
+		}
+		if opt.MasterName == "" {
+			return nil, fmt.Errorf("redis sentinel URL: master_name=NAME is required")
 		}
 		if o.Password != "" {
 			opt.Password = o.Password

@@ -11,12 +11,14 @@
 //	{rev}:wm           hash: subject -> watermark (ms, only moves forward)
 //	{rev}:wmforget     sorted set: subject -> when the watermark may go
 //	{rev}:events       pub/sub channel: JSON batches of revocations
+//	{rev}:hb:ID        pub/sub channel: one replica's heartbeats to itself
 //	{f:FAMILY}:rt:ID   hash: one refresh token (rec JSON, exp, fexp, spent);
 //	                   expires with its family
 //	{f:FAMILY}:fam     hash: revoked flag, m:ID -> "accessJTI|accessExp"
 //	rtf:ID             string: refresh token ID -> family (immutable index)
-//	thr:KEY            hash: throttle window (count, window end, blocked
-//	                   until), expiring with the window
+//	thr:KEY            hash: one throttle key's GCRA state (t: theoretical
+//	                   arrival time, a: when the next failure conforms;
+//	                   µs), expiring when the bucket is empty (at t)
 //
 // Rotation runs as one script on the family's slot: it checks the spent
 // flag and sets it in the same step, so two presenters of one refresh
@@ -31,6 +33,13 @@
 // when it expires, so nothing revoked comes back even if Redis lost its
 // data; such entries are written back to Redis by the resync).
 //
+// The view counts as current only while the subscription hears the
+// Store's own heartbeats, published through the client that writes: after
+// a Sentinel failover the demoted master keeps answering PINGs for up to
+// 10s before the sentinels reconfigure it, but no longer gets the writes;
+// the missing heartbeats make the Store resubscribe (go-redis then dials
+// the new master) and resync within three ping intervals.
+//
 // # Outage policy
 //
 // While the subscription is down the view may miss revocations. Stale
@@ -43,6 +52,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,8 +78,11 @@ type Options struct {
 	// MaxStaleness is how long checks keep answering from the local view
 	// after losing Redis (default 30s).
 	MaxStaleness time.Duration
-	// PingInterval is how often an idle subscription is checked (default
-	// 1s; it bounds how fast a dead Redis is noticed).
+	// PingInterval is how often an idle subscription is checked with a
+	// heartbeat published through the writing client (default 1s; three
+	// missed intervals, at least a second, mean the subscription is dead:
+	// Redis down, frozen, or a Sentinel failover left it on the old
+	// master).
 	PingInterval time.Duration
 	// Now is the clock for TTLs and sweeping the view (time.Now when nil).
 	Now func() time.Time
@@ -86,6 +100,7 @@ type Store struct {
 	kWM    string
 	kWMF   string
 	ch     string
+	hbCh   string // this Store's heartbeat channel
 	cancel context.CancelFunc
 	done   chan struct{}
 	psMu   sync.Mutex
@@ -139,12 +154,18 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		rdb: rdb, opts: opts, now: opts.Now, log: opts.Logger,
-		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events",
+		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events", hbCh: p + "{rev}:hb:" + randomID(),
 		cancel: cancel, done: make(chan struct{}),
 		revoked: map[string]int64{}, watermark: map[string]wm{}, subs: map[int]func(store.Event){},
 	}
 	go s.run(ctx)
 	return s
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // WaitSynced waits until the local view has been loaded from Redis.
@@ -162,19 +183,20 @@ func (s *Store) WaitSynced(ctx context.Context) error {
 }
 
 // Healthy reports whether the subscription is up, the view resynced, and
-// Redis answered within the last few ping intervals (at least a second).
+// a message or a heartbeat arrived within the last few ping intervals
+// (at least a second).
 func (s *Store) Healthy() bool {
 	return s.synced.Load() && s.sinceOK() <= s.deadAfter()
 }
 
 // Stale reports whether the local view can no longer be trusted: it has
-// not been confirmed current (a message or a pong on the subscription)
-// for longer than MaxStaleness, or was never loaded. Cheap: the engine
+// not been confirmed current (a message or its own heartbeat on the
+// subscription) for longer than MaxStaleness, or was never loaded. Cheap: the engine
 // calls it on every bearer check.
 func (s *Store) Stale() bool { return s.sinceOK() > s.opts.MaxStaleness }
 
-// deadAfter is how long without a message or pong means Redis is gone
-// (three ping intervals, at least a second).
+// deadAfter is how long without a message or heartbeat means the
+// subscription is dead (three ping intervals, at least a second).
 func (s *Store) deadAfter() time.Duration { return max(3*s.opts.PingInterval, time.Second) }
 
 // sinceOK is how long ago the view was last confirmed current (very long
@@ -216,17 +238,16 @@ func (s *Store) run(ctx context.Context) {
 			var ne interface{ Timeout() bool }
 			timeout := errors.As(err, &ne) && ne.Timeout()
 			if timeout && s.synced.Load() {
-				// Idle: ping, unless pongs stopped coming back (a
-				// connection that no longer delivers anything).
+				// Idle: send a heartbeat, unless they stopped coming
+				// back (a connection that no longer delivers anything,
+				// or one to a node that no longer gets the writes).
 				if s.sinceOK() <= s.deadAfter() {
-					if perr := ps.Ping(ctx); perr == nil {
-						continue
-					}
-				} else {
-					err = errors.New("no pong from redis")
-					_ = ps.Close()
-					ps = s.subscribe(ctx)
+					s.heartbeat(ctx)
+					continue
 				}
+				err = errors.New("no heartbeat came back")
+				_ = ps.Close()
+				ps = s.subscribe(ctx)
 			}
 			if s.synced.Swap(false) {
 				s.log.Warn("redis subscription lost; serving revocations from the local view", "err", err)
@@ -241,7 +262,7 @@ func (s *Store) run(ctx context.Context) {
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			if m.Kind == "subscribe" && m.Channel == s.ch {
 				if err := s.resync(ctx); err != nil {
 					s.synced.Store(false)
 					s.log.Warn("redis resync failed", "err", err)
@@ -265,6 +286,9 @@ func (s *Store) run(ctx context.Context) {
 			if s.synced.Load() {
 				s.lastOK.Store(time.Now().UnixNano())
 			}
+			if m.Channel == s.hbCh {
+				continue
+			}
 			var evs []event
 			if err := json.Unmarshal([]byte(m.Payload), &evs); err != nil {
 				s.log.Warn("bad revocation event", "err", err)
@@ -276,10 +300,21 @@ func (s *Store) run(ctx context.Context) {
 	}
 }
 
+// heartbeat publishes on this Store's own heartbeat channel through the
+// client that writes revocations, so it comes back only if the
+// subscription hears what is written: a PING would be answered by a
+// demoted Sentinel master that no longer gets the writes, and the view
+// would look current while it misses every revocation.
+func (s *Store) heartbeat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.PingInterval)
+	defer cancel()
+	_ = s.rdb.Publish(ctx, s.hbCh, "1").Err() // a missing heartbeat is the signal
+}
+
 func (s *Store) subscribe(ctx context.Context) *redis.PubSub {
 	s.psMu.Lock()
 	defer s.psMu.Unlock()
-	s.ps = s.rdb.Subscribe(ctx, s.ch)
+	s.ps = s.rdb.Subscribe(ctx, s.ch, s.hbCh)
 	if ctx.Err() != nil {
 		_ = s.ps.Close()
 	}
@@ -688,24 +723,31 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 
 func (s *Store) thrKey(key string) string { return s.opts.Prefix + "thr:" + key }
 
+// Throttled reads when key's next failure conforms. Like Fail it uses the
+// caller's now, not Redis's TIME (store.Throttles says why).
 func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	v, err := s.rdb.HGet(ctx, s.thrKey(key), "bu").Result()
+	v, err := s.rdb.HGet(ctx, s.thrKey(key), "a").Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	bu, _ := strconv.ParseInt(v, 10, 64)
-	if d := bu - now.UnixMilli(); d > 0 {
-		return time.Duration(d) * time.Millisecond, nil
+	allow, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("throttle %q: bad state %q", key, v)
+	}
+	if d := allow - now.UnixMicro(); d > 0 {
+		return time.Duration(d) * time.Microsecond, nil
 	}
 	return 0, nil
 }
 
+// Fail records a failure with one script run on the key's slot (GCRA,
+// store.Throttles), at the caller's now.
 func (s *Store) Fail(ctx context.Context, key string, limit store.Limit, now time.Time) (time.Duration, error) {
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return 0, nil
@@ -713,11 +755,12 @@ func (s *Store) Fail(ctx context.Context, key string, limit store.Limit, now tim
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	ms, err := fail.Run(ctx, s.rdb, []string{s.thrKey(key)}, now.UnixMilli(), limit.Max, limit.Window.Milliseconds()).Int64()
+	us, err := fail.Run(ctx, s.rdb, []string{s.thrKey(key)},
+		now.UnixMicro(), limit.Interval().Microseconds(), limit.Tolerance().Microseconds()).Int64()
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	return time.Duration(ms) * time.Millisecond, nil
+	return time.Duration(us) * time.Microsecond, nil
 }
 
 func (s *Store) Reset(ctx context.Context, key string) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +28,23 @@ func fixedClock() time.Time { return base }
 func open(t *testing.T, addr, prefix string, opts redisstore.Options) *redisstore.Store {
 	t.Helper()
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}, DialTimeout: 500 * time.Millisecond, MaxRetries: 1})
+	return openOn(t, rdb, prefix, opts)
+}
+
+// openURL starts a Store on a client built as wpauthz serve builds it
+// (--redis-url, --redis-mode).
+func openURL(t *testing.T, url, mode, prefix string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	rdb, err := redisstore.NewClient(redisstore.ClientOptions{URL: url, Mode: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openOn(t, rdb, prefix, opts)
+}
+
+// openOn starts a Store on rdb (closed with it) and waits for its view.
+func openOn(t *testing.T, rdb redis.UniversalClient, prefix string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
 	opts.Prefix = prefix
 	s := redisstore.New(rdb, opts)
 	t.Cleanup(func() { s.Close(); rdb.Close() })
@@ -41,11 +60,83 @@ var seq atomic.Int64
 
 func prefix() string { return fmt.Sprintf("wpauthz:t%d:", seq.Add(1)) }
 
+// keeper lets the conformance suite read throttle keys' TTLs
+// (storetest.ThrottleKeeper) through a client of its own.
+type keeper struct {
+	*redisstore.Store
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+func (k keeper) ThrottleKept(ctx context.Context, key string, _ time.Time) (time.Duration, bool, error) {
+	d, err := k.rdb.PTTL(ctx, k.prefix+"thr:"+key).Result()
+	switch {
+	case err != nil:
+		return 0, false, err
+	case d == -2: // no key
+		return 0, false, nil
+	case d < 0:
+		return 0, true, fmt.Errorf("throttle key %q has no TTL", key)
+	}
+	return d, true, nil
+}
+
+// conformance runs the storetest suite on stores built by mk.
+func conformance(t *testing.T, mk func(t *testing.T, prefix string) (*redisstore.Store, redis.UniversalClient)) {
+	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
+		p := prefix()
+		s, rdb := mk(t, p)
+		return keeper{Store: s, rdb: rdb, prefix: p}, func() {}
+	})
+}
+
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
-	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
-		return open(t, srv.Addr, prefix(), redisstore.Options{Now: fixedClock}), func() {}
+	conformance(t, func(t *testing.T, p string) (*redisstore.Store, redis.UniversalClient) {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { rdb.Close() })
+		return open(t, srv.Addr, p, redisstore.Options{Now: fixedClock}), rdb
 	})
+}
+
+// TestThrottleState: the script keeps full µs precision (epoch µs have
+// 16 digits; Lua's tostring keeps 14), and the key goes away by itself
+// once the bucket is empty.
+func TestThrottleState(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	s := open(t, srv.Addr, p, redisstore.Options{})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 12, 0, 0, 123_457_000, time.UTC) // odd µs
+	lim := store.Limit{Max: 3, Window: 3 * time.Second}
+	for range 3 {
+		if _, err := s.Fail(ctx, "odd", lim, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := rdb.HGetAll(ctx, p+"thr:odd").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTAT := now.Add(3 * time.Second).UnixMicro()
+	if st["t"] != strconv.FormatInt(wantTAT, 10) || st["a"] != strconv.FormatInt(wantTAT-2_000_000, 10) {
+		t.Fatalf("state %v, want t=%d a=%d", st, wantTAT, wantTAT-2_000_000)
+	}
+	if w, err := s.Throttled(ctx, "odd", now.Add(time.Microsecond)); err != nil || w != time.Second-time.Microsecond {
+		t.Fatalf("Throttled = %v %v", w, err)
+	}
+	// One failure of 2 per 300ms: kept 150ms, then gone.
+	if _, err := s.Fail(ctx, "short", store.Limit{Max: 2, Window: 300 * time.Millisecond}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := rdb.PTTL(ctx, p+"thr:short").Val(); d <= 0 || d > 150*time.Millisecond {
+		t.Fatalf("TTL %v, want (0, 150ms]", d)
+	}
+	if !waitFor(t, 5*time.Second, func() bool { return rdb.Exists(ctx, p+"thr:short").Val() == 0 }) {
+		t.Fatal("throttle key never expired")
+	}
 }
 
 func waitFor(t *testing.T, d time.Duration, cond func() bool) bool {
@@ -237,30 +328,131 @@ func TestOutage(t *testing.T) {
 // test on a three-master Redis Cluster.
 func TestCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3)
-	openCluster := func(t *testing.T, prefix string, opts redisstore.Options) *redisstore.Store {
-		t.Helper()
-		rdb, err := redisstore.NewClient(redisstore.ClientOptions{URL: cl.URL, Mode: "cluster"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Prefix = prefix
-		s := redisstore.New(rdb, opts)
-		t.Cleanup(func() { s.Close(); rdb.Close() })
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.WaitSynced(ctx); err != nil {
-			t.Fatalf("store never synced: %v", err)
-		}
-		return s
-	}
 	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) (store.Store, func()) {
-			return openCluster(t, prefix(), redisstore.Options{Now: fixedClock}), func() {}
+		conformance(t, func(t *testing.T, p string) (*redisstore.Store, redis.UniversalClient) {
+			rdb, err := redisstore.NewClient(redisstore.ClientOptions{URL: cl.URL, Mode: "cluster"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rdb.Close() })
+			return openURL(t, cl.URL, "cluster", p, redisstore.Options{Now: fixedClock}), rdb
 		})
 	})
 	t.Run("Propagation", func(t *testing.T) {
 		p := prefix()
-		propagation(t, openCluster(t, p, redisstore.Options{}), openCluster(t, p, redisstore.Options{}), 200)
+		propagation(t, openURL(t, cl.URL, "cluster", p, redisstore.Options{}), openURL(t, cl.URL, "cluster", p, redisstore.Options{}), 200)
+	})
+}
+
+// TestSentinel: one master, one replica, three sentinels; stores built
+// from the URL as --redis-mode sentinel builds them. Revocations propagate,
+// survive a SENTINEL FAILOVER and the master being killed, and keep
+// propagating on the new master; nothing revoked comes back.
+func TestSentinel(t *testing.T) {
+	top := redistest.StartSentinel(t)
+	if _, err := redisstore.NewClient(redisstore.ClientOptions{URL: strings.Split(top.URL, "&master_name")[0], Mode: "sentinel"}); err == nil {
+		t.Fatal("a sentinel URL without master_name was accepted")
+	}
+	t.Run("Conformance", func(t *testing.T) {
+		conformance(t, func(t *testing.T, p string) (*redisstore.Store, redis.UniversalClient) {
+			rdb, err := redisstore.NewClient(redisstore.ClientOptions{URL: top.URL, Mode: "sentinel"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rdb.Close() })
+			return openURL(t, top.URL, "sentinel", p, redisstore.Options{Now: fixedClock}), rdb
+		})
+	})
+
+	p := prefix()
+	opts := redisstore.Options{PingInterval: 100 * time.Millisecond}
+	a := openURL(t, top.URL, "sentinel", p, opts)
+	b := openURL(t, top.URL, "sentinel", p, opts)
+	ctx := context.Background()
+	t.Run("Propagation", func(t *testing.T) { propagation(t, a, b, 200) })
+
+	var revoked []string
+	revoke := func(t *testing.T, jti string) {
+		t.Helper()
+		if err := a.RevokeToken(ctx, jti, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("revoke %s: %v", jti, err)
+		}
+		revoked = append(revoked, jti)
+		if !waitFor(t, 5*time.Second, func() bool { return b.TokenRevoked(jti) }) {
+			t.Fatalf("%s not revoked on B within 5s", jti)
+		}
+	}
+	// afterFailover: at once, a revocation reaches B, though B's
+	// subscription may still sit on the demoted master; both replicas
+	// lose nothing, and revocations keep propagating; a replica started
+	// now sees everything revoked so far.
+	afterFailover := func(t *testing.T, round string, master *redistest.Server) {
+		t.Helper()
+		if !waitFor(t, 20*time.Second, a.Healthy) {
+			t.Fatal("A never recovered after the failover")
+		}
+		start := time.Now()
+		revoke(t, round+"-first")
+		t.Logf("%s: first revocation after the promotion reached B in %v", round, time.Since(start))
+		for name, s := range map[string]*redisstore.Store{"A": a, "B": b} {
+			if !waitFor(t, 20*time.Second, func() bool { return s.Healthy() && !s.Stale() }) {
+				t.Fatalf("%s never recovered after the failover", name)
+			}
+			for _, j := range revoked {
+				if !s.TokenRevoked(j) {
+					t.Fatalf("%s: %s came back after the failover", name, j)
+				}
+			}
+		}
+		for i := range 20 {
+			revoke(t, fmt.Sprintf("%s-after-%d", round, i))
+		}
+		if err := a.RevokeSubject(ctx, "sub-"+round, time.Now(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(t, 5*time.Second, func() bool { return !b.RevokedBefore("sub-" + round).IsZero() }) {
+			t.Fatal("watermark not propagated after the failover")
+		}
+		c := openURL(t, top.URL, "sentinel", p, redisstore.Options{})
+		for _, j := range revoked {
+			if !waitFor(t, 5*time.Second, func() bool { return c.TokenRevoked(j) }) {
+				t.Fatalf("a replica started after the failover misses %s", j)
+			}
+		}
+		// The data is on the node the sentinels name.
+		direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+		defer direct.Close()
+		if n := direct.ZCard(ctx, p+"{rev}:jti").Val(); n < int64(len(revoked)) {
+			t.Fatalf("new master %s holds %d revocations, want at least %d", master.Addr, n, len(revoked))
+		}
+	}
+
+	t.Run("SentinelFailover", func(t *testing.T) {
+		for i := range 20 {
+			revoke(t, fmt.Sprintf("before-failover-%d", i))
+		}
+		was := top.Master(t)
+		now := top.Failover(t)
+		t.Logf("SENTINEL FAILOVER: master %s -> %s", was.Addr, now.Addr)
+		afterFailover(t, "failover", now)
+		top.WaitReplica(t, was)
+	})
+
+	t.Run("MasterKilled", func(t *testing.T) {
+		for i := range 20 {
+			revoke(t, fmt.Sprintf("before-kill-%d", i))
+		}
+		killed, now := top.KillMaster(t)
+		t.Logf("killed master %s; sentinels promoted %s", killed.Addr, now.Addr)
+		afterFailover(t, "kill", now)
+		// The killed node comes back empty; the sentinels make it a
+		// replica of the new master and it copies everything.
+		killed.Restart(t)
+		direct := redis.NewClient(&redis.Options{Addr: killed.Addr})
+		defer direct.Close()
+		if !waitFor(t, 30*time.Second, func() bool { return direct.ZCard(ctx, p+"{rev}:jti").Val() >= int64(len(revoked)) }) {
+			t.Fatal("the restarted node never resynced from the new master")
+		}
 	})
 }
 

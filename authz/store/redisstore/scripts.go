@@ -117,23 +117,24 @@ end
 return out
 `)
 
-// fail: KEYS[1] throttle hash (c: count, we: window end, bu: blocked
-// until). ARGV[1] now, ARGV[2] max, ARGV[3] window (ms). Returns the wait
-// in ms (0: not blocked). Fixed windows, as store.Memory.
+// fail is GCRA (store.Throttles): KEYS[1] throttle hash (t: TAT, a:
+// when the next failure conforms, both µs). ARGV[1] now, ARGV[2] interval,
+// ARGV[3] tolerance (µs, from store.Limit). Returns the wait in µs (0: not
+// blocked).
+//
+// Times are µs since the epoch (16 digits, exact in Lua's doubles);
+// they are written with string.format('%d') so that no conversion (Lua's
+// own tostring keeps only 14 digits) can round them. The key
+// expires when the bucket is empty (at TAT), where no entry means the
+// same as an entry: nothing is kept longer than it matters.
 var fail = redis.NewScript(`
-local now, max, win = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('HMGET', KEYS[1], 'c', 'we', 'bu')
-local c, we, bu = tonumber(t[1]) or 0, tonumber(t[2]) or 0, tonumber(t[3]) or 0
-if now >= we then
-  if now < bu then return bu - now end
-  c, we, bu = 0, now + win, 0
-end
-c = c + 1
-if c >= max and bu < we then bu = we end
-redis.call('HSET', KEYS[1], 'c', c, 'we', we, 'bu', bu)
-local keep = math.max(we, bu) - now
-if keep < 1 then keep = 1 end
-redis.call('PEXPIRE', KEYS[1], keep)
-if now < bu then return bu - now end
+local now, iv, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('HGET', KEYS[1], 't')) or now
+if tat < now then tat = now end
+tat = tat + iv
+local allow = tat - tol
+redis.call('HSET', KEYS[1], 't', string.format('%d', tat), 'a', string.format('%d', allow))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.ceil((tat - now) / 1000)))
+if allow > now then return allow - now end
 return 0
 `)

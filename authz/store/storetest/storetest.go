@@ -1,12 +1,13 @@
 // Package storetest is the conformance suite for store.Store
-// implementations: the in-memory store runs it now, the Redis store will
-// run the same tests against a real redis-server.
+// implementations: the in-memory store and the Redis store (single
+// redis-server, Sentinel, Cluster) run the same tests.
 package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,37 +167,241 @@ func Run(t *testing.T, newStore Factory) {
 			t.Fatalf("%d winners, %d refused", wins.Load(), reused.Load())
 		}
 	})
-	t.Run("Throttle", func(t *testing.T) {
+	runThrottles(t, newStore)
+}
+
+// ThrottleKeeper is implemented by a store under test (or the Factory's
+// wrapper of one) that can say how long it keeps a throttle key's state:
+// Kept is false when nothing is kept. The suite then checks the state
+// lives exactly until the key is at rest. A backend that expires in real
+// time (Redis) may report less than the full span, never more.
+type ThrottleKeeper interface {
+	ThrottleKept(ctx context.Context, key string, now time.Time) (d time.Duration, kept bool, err error)
+}
+
+// runThrottles checks GCRA semantics (store.Throttles). Every case is one
+// a fixed window (counted from the first failure or aligned) gets wrong.
+func runThrottles(t *testing.T, newStore Factory) {
+	ctx := context.Background()
+	sec := func(s float64) time.Time { return base.Add(time.Duration(math.Round(s*1e6)) * time.Microsecond) }
+	// 3 per minute: one failure is forgiven every 20s, a burst of 3 blocks.
+	lim := store.Limit{Max: 3, Window: time.Minute}
+
+	t.Run("ThrottleBurstAndExactWaits", func(t *testing.T) {
 		s, _ := newStore(t)
-		lim := store.Limit{Max: 3, Window: time.Minute}
-		for i := range 2 {
-			wait, err := s.Fail(ctx, "user:jane", lim, base.Add(time.Duration(i)*time.Second))
-			if err != nil || wait != 0 {
-				t.Fatalf("failure %d blocked: %v %v", i+1, wait, err)
-			}
+		const k = "user:jane"
+		fail(t, s, k, lim, base, 0)
+		fail(t, s, k, lim, base, 0)
+		throttled(t, s, k, base, 0)
+		// The third failure of a burst blocks until one is forgiven: 20s,
+		// not the rest of a window.
+		fail(t, s, k, lim, base, 20*time.Second)
+		throttled(t, s, k, sec(5), 15*time.Second)
+		throttled(t, s, k, sec(19.999), time.Millisecond)
+		throttled(t, s, k, sec(20), 0)
+		// Only one failure was forgiven: the next blocks again at once,
+		// for one interval.
+		fail(t, s, k, lim, sec(20), 20*time.Second)
+		// A failure recorded while blocked (it raced past Throttled)
+		// still counts: the block grows by an interval.
+		fail(t, s, k, lim, sec(25), 35*time.Second)
+		throttled(t, s, k, sec(59.5), 500*time.Millisecond)
+		throttled(t, s, k, sec(60), 0)
+		// At rest once every failure is forgiven (TAT base+100s): a full
+		// burst again.
+		fail(t, s, k, lim, sec(100), 0)
+		fail(t, s, k, lim, sec(100), 0)
+		fail(t, s, k, lim, sec(100), 20*time.Second)
+	})
+
+	t.Run("ThrottleEvenlySpacedNeverBlocks", func(t *testing.T) {
+		s, _ := newStore(t)
+		// Exactly at the rate, for many windows: a fixed window would
+		// block the third failure of each.
+		for i := range 30 {
+			now := base.Add(time.Duration(i) * 20 * time.Second)
+			throttled(t, s, "at-rate", now, 0)
+			fail(t, s, "at-rate", lim, now, 0)
 		}
-		wait, err := s.Fail(ctx, "user:jane", lim, base.Add(2*time.Second))
-		if err != nil || wait != 58*time.Second {
-			t.Fatalf("third failure: wait %v %v", wait, err)
+		// Under the rate, with jitter that never goes above it.
+		now := base
+		for i := range 30 {
+			now = now.Add(20*time.Second + time.Duration(i%4)*time.Second)
+			throttled(t, s, "under-rate", now, 0)
+			fail(t, s, "under-rate", lim, now, 0)
 		}
-		if w, _ := s.Throttled(ctx, "user:jane", base.Add(30*time.Second)); w != 30*time.Second {
-			t.Fatalf("Throttled = %v", w)
-		}
-		if w, _ := s.Throttled(ctx, "user:sam", base.Add(30*time.Second)); w != 0 {
-			t.Fatal("throttle leaked to another key")
-		}
-		if w, _ := s.Throttled(ctx, "user:jane", base.Add(time.Minute)); w != 0 {
-			t.Fatalf("still throttled after the window: %v", w)
-		}
-		// A new window starts from zero.
-		if w, _ := s.Fail(ctx, "user:jane", lim, base.Add(61*time.Second)); w != 0 {
-			t.Fatalf("new window blocked at once: %v", w)
-		}
-		must(t, s.Reset(ctx, "user:jane"))
-		if w, _ := s.Throttled(ctx, "user:jane", base.Add(62*time.Second)); w != 0 {
-			t.Fatal("Reset did not clear")
+		// Max 1: every failure blocks for exactly one window, and
+		// failures a window apart are never refused.
+		one := store.Limit{Max: 1, Window: 10 * time.Second}
+		for i := range 10 {
+			now := base.Add(time.Duration(i) * 10 * time.Second)
+			throttled(t, s, "one", now, 0)
+			fail(t, s, "one", one, now, 10*time.Second)
 		}
 	})
+
+	t.Run("ThrottleNoEdgeDoubleBurst", func(t *testing.T) {
+		s, _ := newStore(t)
+		// 4 per minute: interval 15s, a burst of 4 blocks.
+		lim4 := store.Limit{Max: 4, Window: time.Minute}
+		const k = "client:203.0.113.9"
+		fail(t, s, k, lim4, base, 0) // opens a fixed window [0s, 60s)
+		// Two just before that window would end, two just after it: four
+		// failures within 0.2s. A fixed window lets all four through
+		// (and with aligned windows, 2×Max around the edge).
+		fail(t, s, k, lim4, sec(59.9), 0)
+		fail(t, s, k, lim4, sec(59.9), 0)
+		throttled(t, s, k, sec(60.1), 0)
+		fail(t, s, k, lim4, sec(60.1), 0)
+		fail(t, s, k, lim4, sec(60.1), 14800*time.Millisecond)
+		throttled(t, s, k, sec(70), 4900*time.Millisecond)
+		// Once allowed, one more failure: blocked one interval exactly.
+		throttled(t, s, k, sec(74.9), 0)
+		fail(t, s, k, lim4, sec(74.9), 15*time.Second)
+
+		// Max failures packed anywhere, closer than one interval: always
+		// blocked, whatever happened before.
+		for i, off := range []float64{0, 7.5, 14.99, 29.999, 59.999, 60, 61} {
+			key := fmt.Sprintf("packed-%d", i)
+			fail(t, s, key, lim4, base, 0) // earlier history
+			start := sec(off)
+			var wait time.Duration
+			for j := range 4 {
+				w, err := s.Fail(ctx, key, lim4, start.Add(time.Duration(j)*time.Second))
+				must(t, err)
+				wait = w
+			}
+			if wait == 0 {
+				t.Fatalf("4 failures within 3s starting at +%vs were not blocked", off)
+			}
+		}
+	})
+
+	t.Run("ThrottleKeysAreIsolated", func(t *testing.T) {
+		s, _ := newStore(t)
+		for range 3 {
+			_, err := s.Fail(ctx, "user:jane", lim, base)
+			must(t, err)
+		}
+		throttled(t, s, "user:jane", base, 20*time.Second)
+		for _, other := range []string{"user:sam", "user:jan", "user:jane2", "User:jane", "{user:jane}", "client:user:jane"} {
+			throttled(t, s, other, base, 0)
+		}
+		// Another key's budget is whole.
+		fail(t, s, "user:sam", lim, base, 0)
+		fail(t, s, "user:sam", lim, base, 0)
+		throttled(t, s, "user:jane", base, 20*time.Second)
+		// Each call brings its limit: a laxer one on a third key.
+		lax := store.Limit{Max: 10, Window: time.Minute}
+		for range 9 {
+			fail(t, s, "user:kim", lax, base, 0)
+		}
+		fail(t, s, "user:kim", lax, base, 6*time.Second)
+	})
+
+	t.Run("ThrottleReset", func(t *testing.T) {
+		s, _ := newStore(t)
+		for range 5 {
+			_, err := s.Fail(ctx, "user:jane", lim, base)
+			must(t, err)
+		}
+		fail(t, s, "user:sam", lim, base, 0)
+		throttled(t, s, "user:jane", sec(1), 59*time.Second)
+		must(t, s.Reset(ctx, "user:jane"))
+		throttled(t, s, "user:jane", sec(1), 0)
+		// Reset forgets everything: a full burst again.
+		fail(t, s, "user:jane", lim, sec(1), 0)
+		fail(t, s, "user:jane", lim, sec(1), 0)
+		fail(t, s, "user:jane", lim, sec(1), 20*time.Second)
+		// Only that key.
+		fail(t, s, "user:sam", lim, base, 0)
+		fail(t, s, "user:sam", lim, base, 20*time.Second)
+		must(t, s.Reset(ctx, "never-failed"))
+	})
+
+	t.Run("ThrottleConcurrentFailuresAllCount", func(t *testing.T) {
+		s, _ := newStore(t)
+		const n = 50
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Fail(ctx, "user:raced", lim, base); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		// TAT = base + 50×20s; allowed at TAT - 40s.
+		throttled(t, s, "user:raced", base, n*20*time.Second-40*time.Second)
+	})
+
+	t.Run("ThrottleExpiry", func(t *testing.T) {
+		s, _ := newStore(t)
+		fail(t, s, "user:jane", lim, base, 0)
+		fail(t, s, "user:jane", lim, base, 0)
+		fail(t, s, "user:jane", lim, base, 20*time.Second)
+		fail(t, s, "user:sam", lim, base, 0)
+		// Kept until the bucket is empty: 60s for three failures, 20s for
+		// one; nothing for a key never failed or reset.
+		if k, ok := s.(ThrottleKeeper); ok {
+			kept(t, k, "user:jane", base, time.Minute)
+			kept(t, k, "user:sam", base, 20*time.Second)
+			kept(t, k, "user:nobody", base, 0)
+			must(t, s.Reset(ctx, "user:sam"))
+			kept(t, k, "user:sam", base, 0)
+		} else {
+			t.Log("the store does not report how long it keeps throttle state; behaviour only")
+		}
+		// At rest (TAT passed) the key behaves as new, and not before.
+		throttled(t, s, "user:jane", sec(59.999), 0)
+		fail(t, s, "user:jane", lim, sec(59.999), 0)
+		fail(t, s, "user:jane", lim, sec(59.999), time.Millisecond) // a fresh key takes two
+		throttled(t, s, "user:jane", sec(120), 0)
+		fail(t, s, "user:jane", lim, sec(120), 0)
+		fail(t, s, "user:jane", lim, sec(120), 0)
+		fail(t, s, "user:jane", lim, sec(120), 20*time.Second)
+	})
+}
+
+func fail(t *testing.T, s store.Store, key string, lim store.Limit, now time.Time, want time.Duration) {
+	t.Helper()
+	got, err := s.Fail(context.Background(), key, lim, now)
+	if err != nil {
+		t.Fatalf("Fail(%q, +%v): %v", key, now.Sub(base), err)
+	}
+	if got != want {
+		t.Fatalf("Fail(%q, +%v) wait %v, want %v", key, now.Sub(base), got, want)
+	}
+}
+
+func throttled(t *testing.T, s store.Store, key string, now time.Time, want time.Duration) {
+	t.Helper()
+	got, err := s.Throttled(context.Background(), key, now)
+	if err != nil {
+		t.Fatalf("Throttled(%q, +%v): %v", key, now.Sub(base), err)
+	}
+	if got != want {
+		t.Fatalf("Throttled(%q, +%v) = %v, want %v", key, now.Sub(base), got, want)
+	}
+}
+
+// kept checks key's state is kept for want (0: not at all); a real-time
+// backend may have counted a few seconds down since it was written.
+func kept(t *testing.T, k ThrottleKeeper, key string, now time.Time, want time.Duration) {
+	t.Helper()
+	got, ok, err := k.ThrottleKept(context.Background(), key, now)
+	must(t, err)
+	switch {
+	case want == 0 && ok:
+		t.Fatalf("%q: state kept for %v, want none", key, got)
+	case want == 0:
+	case !ok:
+		t.Fatalf("%q: no state kept, want %v", key, want)
+	case got > want || got < want-5*time.Second:
+		t.Fatalf("%q: state kept for %v, want %v (the time until the bucket is empty)", key, got, want)
+	}
 }
 
 func rec(id, family string, now time.Time) store.RefreshRecord {
