@@ -58,11 +58,16 @@ run: build ## Serve the embedded default: policies from config/samples/local.
 ##@ Test
 
 .PHONY: test
-test: lint verify-generated $(GRPCURL) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest).
+test: lint verify-generated $(GRPCURL) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest, the WordPress end-to-end suite).
 	hack/test-deps.sh
 	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 WPAUTHZ_REQUIRE_E2E=1 \
 	$(GO) test -race -count=1 ./...
+
+.PHONY: e2e
+e2e: ## Only the end-to-end suite (also part of `make test`): a real WordPress behind nginx auth_request and wpauthz (hack/e2e, docs/e2e.md).
+	hack/test-deps.sh
+	WPAUTHZ_REQUIRE_E2E=1 $(GO) test -race -count=1 ./test/e2e/
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver, kubectl and etcd for envtest into bin/envtest (a no-op when there).

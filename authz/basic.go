@@ -73,21 +73,27 @@ func (e *Engine) clientIdentity(ctx context.Context, p *policy.Policy, c *basica
 	if p.Users == nil {
 		return &identity.Identity{UserID: c.UserID, Login: c.UserLogin, Subject: subjectOf(c), Roles: c.Roles, Method: identity.MethodBasic}, nil
 	}
+	return e.directoryIdentity(ctx, p, c.UserID, c.UserLogin, identity.MethodBasic, denyBasicInvalid)
+}
+
+// directoryIdentity is WordPress user id (or login, when id is 0) as the
+// policy's user directory knows them now: their current login and roles.
+// A user who is gone gets gone; a directory that does not answer, 503.
+func (e *Engine) directoryIdentity(ctx context.Context, p *policy.Policy, id int64, login, method string, gone *Decision) (*identity.Identity, *Decision) {
 	var u *wpusers.User
 	var err error
-	if c.UserID != 0 {
-		u, err = p.Users.User(ctx, c.UserID)
+	if id != 0 {
+		u, err = p.Users.User(ctx, id)
 	} else {
-		u, err = p.Users.Lookup(ctx, c.UserLogin)
+		u, err = p.Users.Lookup(ctx, login)
 	}
 	switch {
 	case err == nil:
-		return &identity.Identity{UserID: u.ID, Login: u.Login, Roles: u.Roles, Method: identity.MethodBasic}, nil
+		return &identity.Identity{UserID: u.ID, Login: u.Login, Roles: u.Roles, Method: method}, nil
 	case errors.Is(err, wpusers.ErrNotFound):
-		// The client's user is gone: the client cannot act.
-		return nil, denyBasicInvalid
+		return nil, gone
 	default:
-		e.log.WarnContext(ctx, "basic authentication: user directory unavailable", "policy", p.Key(), "err", err)
+		e.log.WarnContext(ctx, "user directory unavailable", "policy", p.Key(), "method", method, "err", err)
 		return nil, denyDirectoryDown
 	}
 }

@@ -238,6 +238,11 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 		if err != nil {
 			return nil, denyInvalidAPIKey
 		}
+		if p.Users != nil && (k.Identity.UserID != 0 || k.Identity.Login != "") {
+			// A user key acts as the user as WordPress knows them now:
+			// their roles, not the ones the key was created with.
+			return e.directoryIdentity(ctx, p, k.Identity.UserID, k.Identity.Login, identity.MethodAPIKey, denyInvalidAPIKey)
+		}
 		return &k.Identity, nil
 	case credential.Basic:
 		if p.Basic == nil {

@@ -15,8 +15,10 @@ type ApiKeySpec struct {
 	// +optional
 	User *UserReference `json:"user,omitempty"`
 
-	// Roles the key carries (for a user key, until the WordPress user
-	// directory supplies the user's own roles).
+	// Roles the key carries. A user key on a policy with spec.wordpress
+	// takes the user's current WordPress roles instead (a role change in
+	// WordPress applies at once; a user WordPress no longer has cannot use
+	// the key); these roles apply only where the policy has no directory.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=set
 	// +optional
