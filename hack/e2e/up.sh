@@ -211,12 +211,6 @@ if [ -n "$build_pid" ]; then
 	wait "$build_pid" || { cat "$DIR/build.log" >&2; die "go build ./cmd/wpauthz failed"; }
 	log "wpauthz built ($(elapsed))"
 fi
-HAS_INTERNAL=0
-serve_help=$("$BIN" serve --help 2>&1 || true)
-[[ $serve_help == *--internal-addr* ]] && HAS_INTERNAL=1
-[ $HAS_INTERNAL = 1 ] || log "WARNING: this wpauthz has no --internal-addr: user-change notifications have nowhere to go"
-HAS_NOTIFY_FIELD=0
-grep -q notificationKeySecretRef "$E2E_REPO"/config/crd/bases/policy.wpauthz.io_wpapipolicies.yaml 2>/dev/null && HAS_NOTIFY_FIELD=1
 EDITOR_KEY=$("$BIN" apikey generate 2>/dev/null) || die "$BIN apikey generate failed"
 SUBSCRIBER_KEY=$("$BIN" apikey generate 2>/dev/null) || die "$BIN apikey generate failed"
 USERS_JSON=$DIR/wp-users.json
@@ -258,15 +252,14 @@ stringData:
   key: "$SUBSCRIBER_KEY"
 YAML
 cat >"$CONF/apikeys.yaml" <<YAML
-# User-specific keys: they act as these WordPress users. spec.roles: wpauthz
-# does not yet take a key user's roles from the database (rules check these).
+# User-specific keys: they act as these WordPress users, with the roles
+# WordPress gives them (no spec.roles needed).
 apiVersion: policy.wpauthz.io/v1alpha1
 kind: ApiKey
 metadata: {name: editor, namespace: default}
 spec:
   policyRef: {name: e2e}
   user: {id: $EDITOR_ID}
-  roles: [editor]
   secretRef: {name: e2e-editor-key, key: key}
 ---
 apiVersion: policy.wpauthz.io/v1alpha1
@@ -275,11 +268,8 @@ metadata: {name: subscriber, namespace: default}
 spec:
   policyRef: {name: e2e}
   user: {id: $SUBSCRIBER_ID}
-  roles: [subscriber]
   secretRef: {name: e2e-subscriber-key, key: key}
 YAML
-notify_ref=
-[ $HAS_NOTIFY_FIELD = 1 ] && notify_ref=$'    notificationKeySecretRef: {name: e2e-notify-key, key: key}'
 cat >"$CONF/policy.yaml" <<YAML
 apiVersion: policy.wpauthz.io/v1alpha1
 kind: WPApiPolicy
@@ -338,7 +328,7 @@ spec:
   wordpress:
     databaseSecretRef: {name: e2e-wordpress-db, key: dsn}
     tablePrefix: wp_
-$notify_ref
+    notificationKeySecretRef: {name: e2e-notify-key, key: key}
   identity:
     ttl: 30s
 YAML
@@ -347,7 +337,6 @@ WPAUTHZ_BIN=$BIN
 WPAUTHZ_HTTP_PORT=$WPAUTHZ_HTTP_PORT
 WPAUTHZ_GRPC_PORT=$WPAUTHZ_GRPC_PORT
 WPAUTHZ_INTERNAL_PORT=$WPAUTHZ_INTERNAL_PORT
-WPAUTHZ_HAS_INTERNAL=$HAS_INTERNAL
 ENV
 log "wpauthz on 127.0.0.1:$WPAUTHZ_HTTP_PORT (gRPC $WPAUTHZ_GRPC_PORT, internal $WPAUTHZ_INTERNAL_PORT)"
 "$E2E_HERE/wpauthz.sh" start "$DIR"
@@ -540,7 +529,6 @@ DIRECT_URL=http://127.0.0.1:$DIRECT_PORT
 WPAUTHZ_HTTP=http://127.0.0.1:$WPAUTHZ_HTTP_PORT
 WPAUTHZ_GRPC=127.0.0.1:$WPAUTHZ_GRPC_PORT
 WPAUTHZ_INTERNAL=http://127.0.0.1:$WPAUTHZ_INTERNAL_PORT
-WPAUTHZ_HAS_INTERNAL=$HAS_INTERNAL
 WPAUTHZ_BIN=$BIN
 WPAUTHZ_CONFIG_DIR=$CONF
 IDENTITY_KEY_FILE=$DIR/wpauthz/identity.pem

@@ -26,12 +26,9 @@ start() {
 	fi
 	local args=(serve --config-dir "$DIR/wpauthz/config"
 		--http-addr "127.0.0.1:$WPAUTHZ_HTTP_PORT" --grpc-addr "127.0.0.1:$WPAUTHZ_GRPC_PORT"
-		--identity-key "$DIR/wpauthz/identity.pem" --log-format text --log-level debug)
-	# --internal-addr (the bridge's user-change notifications) where the
-	# binary has it.
-	if [ "${WPAUTHZ_HAS_INTERNAL:-0}" = 1 ]; then
-		args+=(--internal-addr "127.0.0.1:$WPAUTHZ_INTERNAL_PORT")
-	fi
+		--identity-key "$DIR/wpauthz/identity.pem" --log-format text --log-level debug
+		--internal-addr "127.0.0.1:$WPAUTHZ_INTERNAL_PORT"
+		--trusted-proxy-hops 1)
 	printf '\n----- %s: wpauthz %s\n' "$(date -u +%FT%TZ)" "${args[*]}" >>"$LOGFILE"
 	nohup "$WPAUTHZ_BIN" "${args[@]}" >>"$LOGFILE" 2>&1 </dev/null &
 	echo $! >"$PIDFILE"
