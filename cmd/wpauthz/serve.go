@@ -46,6 +46,9 @@ type redisOptions struct {
 	url          string
 	mode         string
 	passwordFile string
+	caFile       string
+	certFile     string
+	keyFile      string
 	prefix       string
 	maxStaleness time.Duration
 }
@@ -83,6 +86,9 @@ service account). Every replica compiles and serves; the replica holding the
 	f.StringVar(&o.redis.url, "redis-url", "", "Redis holding token state shared by replicas (redis:// or rediss://; see README \"Shared state\"); empty: in memory, one replica")
 	f.StringVar(&o.redis.mode, "redis-mode", "single", "single, cluster (more seeds as ?addr=host:port) or sentinel (?master_name=NAME)")
 	f.StringVar(&o.redis.passwordFile, "redis-password-file", "", "file holding the Redis password (a mounted Secret); overrides the URL's")
+	f.StringVar(&o.redis.caFile, "redis-ca-file", "", "PEM CAs that sign the Redis servers' certificates (rediss:// only); empty: the system's roots")
+	f.StringVar(&o.redis.certFile, "redis-cert-file", "", "PEM client certificate, for Redis servers that require one (with --redis-key-file)")
+	f.StringVar(&o.redis.keyFile, "redis-key-file", "", "PEM key of --redis-cert-file")
 	f.StringVar(&o.redis.prefix, "redis-prefix", "wpauthz:", "prefix of every Redis key and channel")
 	f.DurationVar(&o.redis.maxStaleness, "redis-max-staleness", 30*time.Second, "while Redis is unreachable, how long bearer checks keep answering from the local revocation view before failing closed")
 	addClusterFlags(f, &o.cluster)
@@ -289,7 +295,7 @@ func newStore(o redisOptions, log *slog.Logger) (store.Store, func(), error) {
 	if o.url == "" {
 		return store.NewMemory(nil), func() {}, nil
 	}
-	copts := redisstore.ClientOptions{URL: o.url, Mode: o.mode}
+	copts := redisstore.ClientOptions{URL: o.url, Mode: o.mode, CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile}
 	if o.passwordFile != "" {
 		raw, err := os.ReadFile(o.passwordFile)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,7 +103,8 @@ func (s *Server) start(tb testing.TB) {
 			_ = c.SetReadDeadline(time.Now().Add(time.Second))
 			n, _ := c.Read(buf)
 			c.Close()
-			if n > 0 && buf[0] == '+' {
+			// +PONG, or -NOAUTH from a server with requirepass: it answers.
+			if n > 0 && (buf[0] == '+' || strings.HasPrefix(string(buf[:n]), "-NOAUTH")) {
 				return
 			}
 		}

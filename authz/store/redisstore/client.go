@@ -1,7 +1,11 @@
 package redisstore
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -20,6 +24,46 @@ type ClientOptions struct {
 	Mode string
 	// Password, when set, overrides the URL's (e.g. read from a Secret).
 	Password string
+	// CAFile is a PEM bundle of the CAs that sign the servers'
+	// certificates (rediss:// only); empty: the system's roots.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and key, for
+	// servers that require one (tls-auth-clients yes).
+	CertFile, KeyFile string
+}
+
+// tlsConfig completes the TLS settings a rediss:// URL turned on (cfg is
+// nil for redis://) with o's CA and client certificate.
+func (o ClientOptions) tlsConfig(cfg *tls.Config) error {
+	if o.CAFile == "" && o.CertFile == "" && o.KeyFile == "" {
+		return nil
+	}
+	if cfg == nil {
+		return errors.New("a CA or client certificate needs a rediss:// URL")
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("redis CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("redis CA %s: no PEM certificate", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return errors.New("a redis client certificate needs both the certificate and the key file")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return fmt.Errorf("redis client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
+	return nil
 }
 
 // NewClient builds the redis.UniversalClient ClientOptions describe.
@@ -33,6 +77,9 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		if o.Password != "" {
 			opt.Password = o.Password
 		}
+		if err := o.tlsConfig(opt.TLSConfig); err != nil {
+			return nil, err
+		}
 		return redis.NewClient(opt), nil
 	case "cluster":
 		opt, err := redis.ParseClusterURL(o.URL)
@@ -41,6 +88,9 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		}
 		if o.Password != "" {
 			opt.Password = o.Password
+		}
+		if err := o.tlsConfig(opt.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewClusterClient(opt), nil
 	case "sentinel":
@@ -53,6 +103,9 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		}
 		if o.Password != "" {
 			opt.Password = o.Password
+		}
+		if err := o.tlsConfig(opt.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewFailoverClient(opt), nil
 	default:
