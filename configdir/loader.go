@@ -19,6 +19,7 @@ package configdir
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -115,16 +116,79 @@ type objectKey struct {
 }
 
 func (l *Loader) load() (loaded, error) {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return loaded{}, fmt.Errorf("reading config dir: %w", err)
-	}
 	var (
 		out      loaded
 		problems []error
-		seen     = map[objectKey]*Error{} // first definition of each object
-		digest   = sha256.New()
+		seen     = map[objectKey]position{} // first definition of each object
 	)
+	digest, files, err := l.readFiles(func(path string, data []byte, err error) {
+		if err != nil {
+			problems = append(problems, &Error{File: path, Message: err.Error()})
+			return
+		}
+		index := 0
+		for _, doc := range splitDocuments(data) {
+			d, empty, errs := l.decodeDocument(path, doc, index+1)
+			if empty {
+				continue
+			}
+			index++
+			if d != nil && d.pos.Name != "" {
+				// The map keeps a copy of the position, never d itself:
+				// d.add holds the decoded object, which must become
+				// garbage once it is in the bundle.
+				key := objectKey{group: d.gvk.Group, kind: d.gvk.Kind, namespace: d.pos.Namespace, name: d.pos.Name}
+				if first, dup := seen[key]; dup {
+					e := d.pos
+					e.Message = fmt.Sprintf("duplicate %s %s/%s: already defined in %s", key.kind, key.namespace, key.name, first)
+					errs = append(errs, &e)
+				} else {
+					seen[key] = position{file: path, doc: int32(d.pos.Doc), line: int32(d.pos.Line)}
+				}
+			}
+			if len(errs) > 0 {
+				for _, e := range errs {
+					problems = append(problems, e)
+				}
+				continue
+			}
+			d.add(&out.bundle)
+		}
+	})
+	if err != nil {
+		return loaded{}, err
+	}
+	if len(problems) > 0 {
+		return loaded{}, errors.Join(problems...)
+	}
+	out.digest, out.files = digest, files
+	return out, nil
+}
+
+// fingerprint is the digest load would compute, without decoding
+// anything: Watch compares it with the configuration in force to skip
+// reloads that would change nothing.
+func (l *Loader) fingerprint() ([sha256.Size]byte, error) {
+	var failed error
+	digest, _, err := l.readFiles(func(_ string, _ []byte, err error) {
+		if failed == nil {
+			failed = err
+		}
+	})
+	return digest, cmp.Or(err, failed)
+}
+
+// readFiles reads every resource file of the folder in lexical order and
+// hands each one's content, or the error reading it, to visit: one file at
+// a time, nothing is kept. It returns the digest of the names and contents
+// of the files read and their number; err is set only when the folder
+// itself cannot be listed.
+func (l *Loader) readFiles(visit func(path string, data []byte, err error)) (sum [sha256.Size]byte, files int, err error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return sum, 0, fmt.Errorf("reading config dir: %w", err)
+	}
+	digest := sha256.New()
 	for _, entry := range entries {
 		name := entry.Name()
 		if !isResourceFile(name) {
@@ -136,7 +200,7 @@ func (l *Loader) load() (loaded, error) {
 			// A dangling link, or a file that vanished since ReadDir
 			// (an editor's rename dance): not loadable now; the
 			// event that removed it triggers another load.
-			problems = append(problems, &Error{File: path, Message: err.Error()})
+			visit(path, nil, err)
 			continue
 		}
 		if fi.IsDir() || !fi.Mode().IsRegular() {
@@ -144,54 +208,33 @@ func (l *Loader) load() (loaded, error) {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			problems = append(problems, &Error{File: path, Message: err.Error()})
+			visit(path, nil, err)
 			continue
 		}
-		out.files++
+		files++
 		fmt.Fprintf(digest, "%s\x00%d\x00", name, len(data))
 		digest.Write(data)
-
-		index := 0
-		for _, doc := range splitDocuments(data) {
-			d, empty, errs := l.decodeDocument(path, doc, index+1)
-			if empty {
-				continue
-			}
-			index++
-			if d != nil && d.pos.Name != "" {
-				key := objectKey{group: d.gvk.Group, kind: d.gvk.Kind, namespace: d.pos.Namespace, name: d.pos.Name}
-				if first, dup := seen[key]; dup {
-					e := d.pos
-					e.Message = fmt.Sprintf("duplicate %s %s/%s: already defined in %s", key.kind, key.namespace, key.name, first.location())
-					errs = append(errs, &e)
-				} else {
-					seen[key] = &d.pos
-				}
-			}
-			if len(errs) > 0 {
-				for _, e := range errs {
-					problems = append(problems, e)
-				}
-				continue
-			}
-			d.add(&out.bundle)
-		}
+		visit(path, data, nil)
 	}
-	if len(problems) > 0 {
-		return loaded{}, errors.Join(problems...)
-	}
-	digest.Sum(out.digest[:0])
-	return out, nil
+	digest.Sum(sum[:0])
+	return sum, files, nil
 }
 
-// location is "file:line (document n)" for messages that point elsewhere.
-func (e *Error) location() string {
-	s := e.File
-	if e.Line > 0 {
-		s += fmt.Sprintf(":%d", e.Line)
+// position is where a resource is defined, kept for every resource of a
+// load to report duplicates: small, as there may be tens of thousands.
+type position struct {
+	file      string
+	doc, line int32
+}
+
+// String is "file:line (document n)", for messages that point elsewhere.
+func (p position) String() string {
+	s := p.file
+	if p.line > 0 {
+		s += fmt.Sprintf(":%d", p.line)
 	}
-	if e.Doc > 0 {
-		s += fmt.Sprintf(" (document %d)", e.Doc)
+	if p.doc > 0 {
+		s += fmt.Sprintf(" (document %d)", p.doc)
 	}
 	return s
 }
@@ -267,13 +310,11 @@ func (l *Loader) decodeDocument(file string, doc document, index int) (d *decode
 		return []*Error{&e}
 	}
 
-	// Pad with the lines before the document so that YAML errors carry
-	// line numbers of the file. Strict: duplicate keys are errors, as in
-	// the API server's strict decoding.
-	padded := append(bytes.Repeat([]byte("\n"), doc.line-1), doc.data...)
-	js, err := yaml.YAMLToJSONStrict(padded)
+	// Strict: duplicate keys are errors, as in the API server's strict
+	// decoding.
+	js, err := yaml.YAMLToJSONStrict(doc.data)
 	if err != nil {
-		return nil, false, fail("", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+		return nil, false, fail("", "invalid YAML: %s", yamlError(doc, err))
 	}
 	js = bytes.TrimSpace(js)
 	if len(js) == 0 || string(js) == "null" {
@@ -309,12 +350,16 @@ func (l *Loader) decodeDocument(file string, doc document, index int) (d *decode
 	}
 	gvk := gv.WithKind(kind)
 
+	// From here on gvk is a known one's, not strings of this document's:
+	// it is kept, per resource, until the whole folder is loaded.
 	var add func(*policy.Bundle)
 	var ferrs []*Error
 	switch ks := l.kinds[gvk]; {
 	case gvk == secretGVK:
+		gvk = secretGVK
 		add, ferrs = decodeSecret(obj, &pos)
 	case ks != nil:
+		gvk = ks.gvk
 		add, ferrs = l.decodeCustomResource(ks, obj, &pos)
 	default:
 		return nil, false, fail("", "unknown apiVersion/kind %s %s: this folder holds %s and v1 Secret", apiVersion, kind, l.knownKinds())
@@ -333,4 +378,22 @@ func (l *Loader) knownKinds() string {
 		names = append(names, v1alpha1.GroupVersion.WithKind(kind).Kind)
 	}
 	return v1alpha1.GroupVersion.String() + " " + strings.Join(names, ", ")
+}
+
+// yamlError is the message of a YAML error in doc with the file's line
+// numbers. The parser counts lines from the start of the document, so the
+// document is parsed again, preceded by as many empty lines as precede it
+// in the file. Only a failing document pays for that second parse: padding
+// every document would make a file's load quadratic in its length.
+func yamlError(doc document, err error) string {
+	if doc.line > 1 {
+		padded := make([]byte, doc.line-1, doc.line-1+len(doc.data))
+		for i := range padded {
+			padded[i] = '\n'
+		}
+		if _, perr := yaml.YAMLToJSONStrict(append(padded, doc.data...)); perr != nil {
+			err = perr
+		}
+	}
+	return strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 }

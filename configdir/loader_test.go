@@ -2,8 +2,10 @@ package configdir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -726,6 +728,69 @@ func TestEmbeddedCRDsBuild(t *testing.T) {
 		ks := kinds[v1alpha1.GroupVersion.WithKind(kind)]
 		if ks == nil || ks.validator == nil || ks.cel == nil || !ks.namespaced || !ks.statusSubresource {
 			t.Errorf("%s: schema %+v", kind, ks)
+		}
+	}
+}
+
+// One file of many documents: every resource is loaded, and the
+// positions of problems deep in the file (a YAML syntax error, a
+// duplicate key, a schema error, a duplicate resource) are lines of the
+// file, though each document is parsed on its own.
+func TestLoadManyDocumentsInOneFile(t *testing.T) {
+	const n = 1000
+	var b strings.Builder
+	b.WriteString(validPolicy)
+	line := strings.Count(validPolicy, "\n") + 1
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: key-%d}\nstringData:\n  key: wpk_%d\n", i, i)
+		line += 6
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "many.yaml", b.String())
+	l := newTestLoader(t, dir)
+	bundle, err := l.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(bundle.Secrets) != n || len(bundle.Policies) != 1 {
+		t.Fatalf("loaded %d secrets and %d policies, want %d and 1", len(bundle.Secrets), len(bundle.Policies), n)
+	}
+
+	// line is now where the next "---" goes: append bad documents. The
+	// line of a problem is the parser's for YAML errors, else the
+	// document's first line (after its "---").
+	bad := []struct {
+		doc   string
+		line  int // of the problem, in the file
+		field string
+		msg   string
+	}{
+		{doc: "apiVersion: v1\nkind: Secret\nmetadata: {name: syntax}\ndata:\n  x: [1\n", line: line + 5, msg: "invalid YAML"},
+		{doc: "apiVersion: v1\nkind: Secret\nmetadata: {name: dupkey}\nkind: Secret\n", line: line + 6 + 4, msg: "already set"},
+		{doc: "apiVersion: policy.wpauthz.io/v1alpha1\nkind: ApiKey\nmetadata: {name: k}\nspec:\n  policyRef: {name: shop}\n  roles: [Admin]\n", line: line + 6 + 5 + 1, field: "spec.roles[0]", msg: "should match"},
+		{doc: "apiVersion: v1\nkind: Secret\nmetadata: {name: key-7}\n", line: line + 6 + 5 + 7 + 1, msg: "duplicate Secret default/key-7: already defined in " + filepath.Join(dir, "many.yaml") + ":" + strconv.Itoa(strings.Count(validPolicy, "\n")+2+7*6)},
+	}
+	for _, d := range bad {
+		b.WriteString("---\n" + d.doc)
+	}
+	writeFile(t, dir, "many.yaml", b.String())
+	_, err = l.Load()
+	for i, d := range bad {
+		p := findProblem(t, err, d.field, d.msg)
+		switch {
+		case d.field == "" && strings.Contains(d.msg, "YAML") || d.msg == "already set":
+			// The parser's own line: the offending line of the file.
+			if want := fmt.Sprintf("line %d", d.line); !strings.Contains(p.Message, want) {
+				t.Errorf("bad document %d: %q does not say %q", i, p.Message, want)
+			}
+		default:
+			// Other problems point at the document's first line.
+			if p.Line != d.line {
+				t.Errorf("bad document %d: line %d, want %d (%v)", i, p.Line, d.line, p)
+			}
+		}
+		if p.Doc != n+2+i {
+			t.Errorf("bad document %d: document %d, want %d", i, p.Doc, n+2+i)
 		}
 	}
 }

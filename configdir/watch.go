@@ -2,8 +2,10 @@ package configdir
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,16 +50,10 @@ func (l *Loader) Watch(ctx context.Context, apply func(policy.Bundle) error) err
 		return fmt.Errorf("watching %s: %w", l.dir, err)
 	}
 
-	first, err := l.load()
+	active, err := l.loadAndApply(ctx, apply, nil)
 	if err != nil {
-		logProblems(ctx, l.log, err)
-		return fmt.Errorf("loading %s: %w", l.dir, err)
+		return err
 	}
-	if err := apply(first.bundle); err != nil {
-		return fmt.Errorf("configuration in %s rejected: %w", l.dir, err)
-	}
-	active := first.digest
-	l.log.InfoContext(ctx, "configuration loaded", summary(l.dir, first)...)
 
 	var (
 		timer    = time.NewTimer(time.Hour)
@@ -76,22 +72,18 @@ func (l *Loader) Watch(ctx context.Context, apply func(policy.Bundle) error) err
 	}
 
 	reload := func() {
-		r, err := l.load()
-		if err != nil {
-			logProblems(ctx, l.log, err)
-			l.log.WarnContext(ctx, "configuration not reloaded; keeping the last good one", "dir", l.dir, "problems", len(Errors(err)))
-			return
-		}
-		if r.digest == active {
+		if digest, err := l.fingerprint(); err == nil && digest == active {
+			// Same bytes as the configuration in force: no need to
+			// decode and validate it all again.
 			l.log.DebugContext(ctx, "configuration unchanged", "dir", l.dir)
 			return
 		}
-		if err := apply(r.bundle); err != nil {
-			l.log.ErrorContext(ctx, "configuration rejected; keeping the last good one", "dir", l.dir, "error", err)
+		digest, err := l.loadAndApply(ctx, apply, &active)
+		if err != nil {
+			// loadAndApply logged why.
 			return
 		}
-		active = r.digest
-		l.log.InfoContext(ctx, "configuration reloaded", summary(l.dir, r)...)
+		active = digest
 	}
 
 	for {
@@ -143,6 +135,50 @@ func (l *Loader) Watch(ctx context.Context, apply func(policy.Bundle) error) err
 		}
 	}
 }
+
+// loadAndApply loads the folder and hands the bundle to apply; it returns
+// the digest of what it applied. With active nil it is the first load:
+// errors are returned for Watch to return. Otherwise it is a reload:
+// errors are logged, and a folder whose digest equals *active is not
+// applied again (the error is then errUnchanged).
+//
+// The bundle is handed over, not kept: once apply has compiled it, the
+// decoded resources are garbage (apply may release the memory at once).
+func (l *Loader) loadAndApply(ctx context.Context, apply func(policy.Bundle) error, active *[sha256.Size]byte) ([sha256.Size]byte, error) {
+	r, err := l.load()
+	if err != nil {
+		logProblems(ctx, l.log, err)
+		if active == nil {
+			return r.digest, fmt.Errorf("loading %s: %w", l.dir, err)
+		}
+		l.log.WarnContext(ctx, "configuration not reloaded; keeping the last good one", "dir", l.dir, "problems", len(Errors(err)))
+		return r.digest, err
+	}
+	if active != nil && r.digest == *active {
+		l.log.DebugContext(ctx, "configuration unchanged", "dir", l.dir)
+		return r.digest, errUnchanged
+	}
+	digest := r.digest
+	var attrs []any // taken now: the bundle is not ours once applied
+	if l.log.Enabled(ctx, slog.LevelInfo) {
+		attrs = summary(l.dir, r)
+	}
+	if err := apply(r.bundle); err != nil {
+		if active == nil {
+			return digest, fmt.Errorf("configuration in %s rejected: %w", l.dir, err)
+		}
+		l.log.ErrorContext(ctx, "configuration rejected; keeping the last good one", "dir", l.dir, "error", err)
+		return digest, err
+	}
+	msg := "configuration reloaded"
+	if active == nil {
+		msg = "configuration loaded"
+	}
+	l.log.InfoContext(ctx, msg, attrs...)
+	return digest, nil
+}
+
+var errUnchanged = errors.New("configuration unchanged")
 
 // summary describes a loaded configuration for the log: counts and
 // names, never Secret contents.

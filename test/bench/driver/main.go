@@ -15,7 +15,7 @@
 // paced run below saturation for latency, and stops the server. Along the
 // way it reads the server's and ghz's CPU time and the server's peak RSS
 // (VmHWM, and the anonymous part sampled from RssAnon), split into loading
-// (until ready) and serving.
+// (until a second after ready) and serving, and the RSS at rest in between.
 //
 // The table reports, per workload, the round in which wpauthz was fastest
 // (the quietest, on a machine shared with other work), the floor measured
@@ -89,18 +89,26 @@ func main() {
 	}
 }
 
+// settleTime is how long after it is ready a server is left alone before
+// the loading phase's RSS is read (see measure).
+const settleTime = time.Second
+
 // sample is one timed run of one server.
 type sample struct {
 	rps      float64
 	p50, p99 time.Duration
-	// loadRSS is the peak RSS from start until the server was ready (for
-	// wpauthz: loading and compiling the configuration); peakRSS is the
-	// peak from then to the end of the timed run.
+	// loadRSS is the peak RSS from start until settleTime after the server
+	// was ready (for wpauthz: loading and compiling the configuration);
+	// peakRSS is the peak from then to the end of the paced run.
 	loadRSS, peakRSS int64
 	// loadAnon and peakAnon are the same for the anonymous RSS alone
 	// (RssAnon: heap, stacks, runtime), without the binary's pages.
 	loadAnon, peakAnon int64
-	ready              time.Duration
+	// settledRSS and settledAnon are the RSS and its anonymous part once
+	// the server has been ready for settleTime, before any request: what
+	// the configuration costs at rest.
+	settledRSS, settledAnon int64
+	ready                   time.Duration
 	// cpuPerReq is the server's CPU time (user + system) during the timed
 	// run divided by its requests: less sensitive than RPS to what else
 	// the machine is doing (though contention inflates it too).
@@ -206,9 +214,9 @@ func run(ctx context.Context, o options) error {
 				if err != nil {
 					return fmt.Errorf("%s (%s): %w", r.w.name, c.name, err)
 				}
-				logf("round %d  %-16s %-8s %8.0f rps  p50 %-8v p99 %-8v CPU %5.1fµs/req (ghz %5.1fµs/req)  paced p50 %-6v p99 %-7v  peak RSS %5.1f (anon %5.1f) MiB, loading %5.1f (anon %5.1f) MiB, ready in %v",
+				logf("round %d  %-16s %-8s %8.0f rps  p50 %-8v p99 %-8v CPU %5.1fµs/req (ghz %5.1fµs/req)  paced p50 %-6v p99 %-7v  peak RSS %5.1f (anon %5.1f) MiB, loading %5.1f (anon %5.1f) MiB, ready in %v, then at rest %5.1f (anon %5.1f) MiB",
 					round+1, r.w.name, c.name, s.rps, ms(s.p50), ms(s.p99), us(s.cpuPerReq), us(s.ghzPerReq), ms(s.pacedP50), ms(s.pacedP99),
-					mib(s.peakRSS), mib(s.peakAnon), mib(s.loadRSS), mib(s.loadAnon), s.ready.Round(time.Millisecond))
+					mib(s.peakRSS), mib(s.peakAnon), mib(s.loadRSS), mib(s.loadAnon), s.ready.Round(time.Millisecond), mib(s.settledRSS), mib(s.settledAnon))
 				switch c.name {
 				case "floor":
 					r.floor = append(r.floor, s)
@@ -261,11 +269,27 @@ func measure(ctx context.Context, o options, fx *fixture, w *workload, c contend
 		}
 	}()
 
+	// Loading ends a moment after the server says it is ready: wpauthz
+	// hands the load's garbage back to the OS right after it swaps the
+	// new configuration in, which may finish just after /readyz says so.
+	select {
+	case <-time.After(settleTime):
+	case <-ctx.Done():
+		return sample{}, ctx.Err()
+	}
 	loadRSS, err := s.peakRSS()
 	if err != nil {
 		return sample{}, err
 	}
 	loadAnon := s.peakAnon.Load()
+	settledRSS, err := procStatusKiB(s.cmd.Process.Pid, "VmRSS")
+	if err != nil {
+		return sample{}, err
+	}
+	settledAnon, err := procStatusKiB(s.cmd.Process.Pid, "RssAnon")
+	if err != nil {
+		return sample{}, err
+	}
 	if err := s.resetPeakRSS(); err != nil {
 		return sample{}, err
 	}
@@ -331,6 +355,7 @@ func measure(ctx context.Context, o options, fx *fixture, w *workload, c contend
 		return sample{}, err
 	}
 	smp := sample{rps: rep.Rps, p50: rep.percentile(50), p99: rep.percentile(99), loadRSS: loadRSS, peakRSS: rss, loadAnon: loadAnon, peakAnon: anon, ready: s.ready,
+		settledRSS: settledRSS, settledAnon: settledAnon,
 		cpuPerReq: (cpu1 - cpu0) / time.Duration(o.total), ghzPerReq: rep.cpu / time.Duration(o.total)}
 	if paced != nil {
 		smp.pacedP50, smp.pacedP99 = paced.percentile(50), paced.percentile(99)
@@ -377,12 +402,12 @@ func render(results []*result, o options) string {
 	if o.paced > 0 {
 		fmt.Fprintf(&b, " p50 / p99 at %d/s wpauthz / floor |", o.paced)
 	}
-	b.WriteString(" CPU per request wpauthz / floor / ghz | peak RSS serving / loading (anon) | floor peak RSS | targets |\n")
+	b.WriteString(" CPU per request wpauthz / floor / ghz | peak RSS serving / loading (anon) | RSS at rest after loading (anon) | floor peak RSS | targets |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	if o.paced > 0 {
 		b.WriteString(" ---: |")
 	}
-	b.WriteString(" ---: | ---: | ---: | --- |\n")
+	b.WriteString(" ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range results {
 		i := quietest(r.wp, r.floor)
 		wp, fl := r.wp[i], r.floor[i]
@@ -405,6 +430,8 @@ func render(results []*result, o options) string {
 		servingAnon := maxOf(r.wp, func(s sample) int64 { return s.peakAnon })
 		loadRSS := maxOf(r.wp, func(s sample) int64 { return s.loadRSS })
 		loadAnon := maxOf(r.wp, func(s sample) int64 { return s.loadAnon })
+		settledRSS := maxOf(r.wp, func(s sample) int64 { return s.settledRSS })
+		settledAnon := maxOf(r.wp, func(s sample) int64 { return s.settledAnon })
 		floorRSS := maxOf(r.floor, func(s sample) int64 { return max(s.peakRSS, s.loadRSS) })
 
 		var targets []string
@@ -424,9 +451,9 @@ func render(results []*result, o options) string {
 		if o.paced > 0 {
 			fmt.Fprintf(&b, " %v / %v ; %v / %v |", ms(wp.pacedP50), ms(wp.pacedP99), ms(fl.pacedP50), ms(fl.pacedP99))
 		}
-		fmt.Fprintf(&b, " %.1f / %.1f / %.1f µs | %.1f / %.1f MiB (%.1f / %.1f) | %.1f MiB | %s |\n",
+		fmt.Fprintf(&b, " %.1f / %.1f / %.1f µs | %.1f / %.1f MiB (%.1f / %.1f) | %.1f MiB (%.1f) | %.1f MiB | %s |\n",
 			us(wp.cpuPerReq), us(fl.cpuPerReq), us(wp.ghzPerReq),
-			mib(servingRSS), mib(loadRSS), mib(servingAnon), mib(loadAnon), mib(floorRSS), strings.Join(targets, ", "))
+			mib(servingRSS), mib(loadRSS), mib(servingAnon), mib(loadAnon), mib(settledRSS), mib(settledAnon), mib(floorRSS), strings.Join(targets, ", "))
 	}
 	return b.String()
 }
