@@ -124,12 +124,15 @@ func TestTLSAndPassword(t *testing.T) {
 	}
 	mutate := func(f func(*redisstore.ClientOptions)) redisstore.ClientOptions { o := good; f(&o); return o }
 	bad := map[string]redisstore.ClientOptions{
-		"wrong password":                   mutate(func(o *redisstore.ClientOptions) { o.Password = "guess" }),
-		"no password":                      mutate(func(o *redisstore.ClientOptions) { o.Password = "" }),
-		"server signed by another CA":      mutate(func(o *redisstore.ClientOptions) { o.CAFile = p.otherCA }),
-		"system roots only":                mutate(func(o *redisstore.ClientOptions) { o.CAFile = "" }),
-		"no client certificate":            mutate(func(o *redisstore.ClientOptions) { o.CertFile, o.KeyFile = "", "" }),
-		"plaintext to the TLS port":        mutate(func(o *redisstore.ClientOptions) { o.URL = "redis" + url[len("rediss"):]; o.CAFile, o.CertFile, o.KeyFile = "", "", "" }),
+		"wrong password":              mutate(func(o *redisstore.ClientOptions) { o.Password = "guess" }),
+		"no password":                 mutate(func(o *redisstore.ClientOptions) { o.Password = "" }),
+		"server signed by another CA": mutate(func(o *redisstore.ClientOptions) { o.CAFile = p.otherCA }),
+		"system roots only":           mutate(func(o *redisstore.ClientOptions) { o.CAFile = "" }),
+		"no client certificate":       mutate(func(o *redisstore.ClientOptions) { o.CertFile, o.KeyFile = "", "" }),
+		"plaintext to the TLS port": mutate(func(o *redisstore.ClientOptions) {
+			o.URL = "redis" + url[len("rediss"):]
+			o.CAFile, o.CertFile, o.KeyFile = "", "", ""
+		}),
 		"certificate without its key":      mutate(func(o *redisstore.ClientOptions) { o.KeyFile = "" }),
 		"CA file that is not PEM":          mutate(func(o *redisstore.ClientOptions) { o.CAFile = p.serverKey }),
 		"CA with a plaintext URL":          mutate(func(o *redisstore.ClientOptions) { o.URL = "redis" + url[len("rediss"):] }),
