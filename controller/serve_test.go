@@ -1,40 +1,22 @@
 package controller
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wpauthz/wpauthz/test/freeport"
+	"github.com/wpauthz/wpauthz/test/testbin"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wpauthz/wpauthz/api/v1alpha1"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
@@ -49,10 +31,7 @@ func TestServeInCluster(t *testing.T) {
 	needEnv(t)
 	ns := newNamespace(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wpauthz")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/wpauthz").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbin.Wpauthz(t)
 	user := addAdmin(t, "wpauthz")
 	kc, err := user.KubeConfig()
 	if err != nil {
@@ -68,7 +47,7 @@ func TestServeInCluster(t *testing.T) {
 	}
 
 	httpAddr := freeAddr(t)
-	logs := &lockedBuffer{}
+	logs := &testbin.Log{}
 	cmd := exec.Command(bin, "serve", "--grpc-addr", freeAddr(t), "--http-addr", httpAddr, "--identity-key", idKey,
 		"--leader-election-namespace", ns, "--log-format", "text")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)

@@ -5,15 +5,11 @@
 package replicas
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -21,80 +17,25 @@ import (
 	"time"
 
 	"github.com/wpauthz/wpauthz/test/freeport"
+	"github.com/wpauthz/wpauthz/test/testbin"
 
 	"github.com/wpauthz/wpauthz/test/redistest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wpauthz-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wpauthz")
-		if out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/wpauthz").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 func freeAddr(t *testing.T) string { return freeport.Addr(t) }
-
-func samples(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	files, _ := filepath.Glob("../../config/samples/local/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no samples")
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type replica struct {
 	name string
 	base string
-	logs *syncBuffer
+	logs *testbin.Log
 }
 
 func start(t *testing.T, name, dir, redisURL string, extra ...string) *replica {
 	t.Helper()
-	r := &replica{name: name, base: "http://" + freeAddr(t), logs: &syncBuffer{}}
+	r := &replica{name: name, base: "http://" + freeAddr(t), logs: &testbin.Log{}}
 	args := append([]string{"serve", "--config-dir", dir, "--grpc-addr", freeAddr(t), "--http-addr", strings.TrimPrefix(r.base, "http://"),
 		"--redis-url", redisURL, "--log-level", "debug"}, extra...)
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(testbin.Wpauthz(t), args...)
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -178,7 +119,7 @@ func (r *replica) login(t *testing.T) (access, refresh string) {
 
 func TestReplicasShareRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	dir := samples(t)
+	dir := testbin.Samples(t)
 	const bound = 3 * time.Second
 	a := start(t, "A", dir, srv.URL, "--redis-max-staleness", bound.String())
 	b := start(t, "B", dir, srv.URL, "--redis-max-staleness", bound.String())
@@ -318,7 +259,7 @@ func TestReplicasShareRedis(t *testing.T) {
 // killed; nothing revoked comes back.
 func TestReplicasSentinel(t *testing.T) {
 	top := redistest.StartSentinel(t)
-	dir := samples(t)
+	dir := testbin.Samples(t)
 	a := start(t, "A", dir, top.URL, "--redis-mode", "sentinel")
 	b := start(t, "B", dir, top.URL, "--redis-mode", "sentinel")
 

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"github.com/wpauthz/wpauthz/test/testbin"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // The identity commands give a WordPress admin the bridge plugin's
 // WPAUTHZ_PUBLIC_KEY: the public half of the key that signs assertions.
 func TestIdentityKeyCommands(t *testing.T) {
-	bin := binary(t)
+	bin := testbin.Wpauthz(t)
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "identity.pem")
 	gen := exec.Command(bin, "identity", "generate")

@@ -5,7 +5,6 @@
 package standalone
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,12 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wpauthz/wpauthz/test/freeport"
+	"github.com/wpauthz/wpauthz/test/testbin"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -34,84 +33,20 @@ const (
 	janeKey = "wpk_ZIs67t4U9loGQbsxqyEIGs85LlbDud6m_2DM8wG"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds cmd/wpauthz once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wpauthz-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wpauthz")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/wpauthz").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 func freePort(t *testing.T) string { return freeport.Addr(t) }
-
-// copySamples copies config/samples/local into a fresh folder the test may edit.
-func copySamples(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	files, err := filepath.Glob("../../config/samples/local/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("samples: %v %v", files, err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 type server struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	httpAddr string
-	logs     *syncBuffer
+	logs     *testbin.Log
 	done     chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, dir string) *server {
 	t.Helper()
-	s := &server{grpcAddr: freePort(t), httpAddr: freePort(t), logs: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binary(t), "serve", "--config-dir", dir, "--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr, "--log-level", "debug")
+	s := &server{grpcAddr: freePort(t), httpAddr: freePort(t), logs: &testbin.Log{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(testbin.Wpauthz(t), "serve", "--config-dir", dir, "--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr, "--log-level", "debug")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -142,7 +77,7 @@ func start(t *testing.T, dir string) *server {
 
 func (s *server) mint(t *testing.T, dir string, userID int, role string) string {
 	t.Helper()
-	out, err := exec.Command(binary(t), "token", "mint", "--config-dir", dir, "--user-id", fmt.Sprint(userID), "--login", "u", "--role", role).Output()
+	out, err := exec.Command(testbin.Wpauthz(t), "token", "mint", "--config-dir", dir, "--user-id", fmt.Sprint(userID), "--login", "u", "--role", role).Output()
 	if err != nil {
 		t.Fatalf("token mint: %v", err)
 	}
@@ -170,7 +105,7 @@ func (s *server) httpCheck(t *testing.T, method, path string, headers map[string
 }
 
 func TestStandaloneBinary(t *testing.T) {
-	dir := copySamples(t)
+	dir := testbin.Samples(t)
 	s := start(t, dir)
 	editor := s.mint(t, dir, 2, "editor")
 	subscriber := s.mint(t, dir, 3, "subscriber")

@@ -2,6 +2,7 @@ package standalone
 
 import (
 	"encoding/json"
+	"github.com/wpauthz/wpauthz/test/testbin"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,7 +17,7 @@ import (
 // (its family dies), revoke, and Basic authentication — with curl when it
 // is installed, exactly as the README writes the calls.
 func TestStandaloneTokens(t *testing.T) {
-	dir := copySamples(t)
+	dir := testbin.Samples(t)
 	s := start(t, dir)
 	base := "http://" + s.httpAddr
 
