@@ -15,8 +15,7 @@ type Memory struct {
 	refresh   map[string]*memRefresh
 	families  map[string]*memFamily
 	throttles map[string]*memThrottle
-	subs      map[int]func(Event)
-	nextSub   int
+	subs      Subscribers
 	lastSweep time.Time
 	now       func() time.Time
 }
@@ -48,39 +47,13 @@ func NewMemory(now func() time.Time) *Memory {
 	}
 	return &Memory{
 		revoked: map[string]time.Time{}, watermark: map[string]watermark{}, refresh: map[string]*memRefresh{},
-		families: map[string]*memFamily{}, throttles: map[string]*memThrottle{}, subs: map[int]func(Event){}, now: now,
+		families: map[string]*memFamily{}, throttles: map[string]*memThrottle{}, now: now,
 	}
 }
 
 func (m *Memory) Close() error { return nil }
 
-func (m *Memory) Subscribe(f func(Event)) func() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id := m.nextSub
-	m.nextSub++
-	m.subs[id] = f
-	return func() {
-		m.mu.Lock()
-		delete(m.subs, id)
-		m.mu.Unlock()
-	}
-}
-
-// publish calls subscribers outside the lock.
-func (m *Memory) publish(evs ...Event) {
-	m.mu.RLock()
-	subs := make([]func(Event), 0, len(m.subs))
-	for _, f := range m.subs {
-		subs = append(subs, f)
-	}
-	m.mu.RUnlock()
-	for _, ev := range evs {
-		for _, f := range subs {
-			f(ev)
-		}
-	}
-}
+func (m *Memory) Subscribe(f func(Event)) func() { return m.subs.Subscribe(f) }
 
 // sweep drops entries that can no longer matter (m.mu held for writing).
 func (m *Memory) sweep() {
@@ -129,7 +102,7 @@ func (m *Memory) RevokeToken(_ context.Context, jti string, expires time.Time) e
 		m.revoked[jti] = expires
 	}
 	m.mu.Unlock()
-	m.publish(Event{Kind: TokenRevoked, JTI: jti})
+	m.subs.Publish(Event{Kind: TokenRevoked, JTI: jti})
 	return nil
 }
 
@@ -152,7 +125,7 @@ func (m *Memory) RevokeSubject(_ context.Context, subject string, before time.Ti
 	}
 	m.watermark[subject] = w
 	m.mu.Unlock()
-	m.publish(Event{Kind: SubjectRevoked, Subject: subject, Before: before})
+	m.subs.Publish(Event{Kind: SubjectRevoked, Subject: subject, Before: before})
 	return nil
 }
 
@@ -212,7 +185,7 @@ func (m *Memory) RotateRefresh(ctx context.Context, id string, next RefreshRecor
 	case r.spent:
 		evs := m.revokeFamilyLocked(r.rec.Family, f, now)
 		m.mu.Unlock()
-		m.publish(evs...)
+		m.subs.Publish(evs...)
 		return RefreshRecord{}, ErrReused
 	case !now.Before(r.rec.ExpiresAt) || !now.Before(r.rec.FamilyExpiresAt):
 		m.mu.Unlock()
@@ -243,7 +216,7 @@ func (m *Memory) RevokeFamily(_ context.Context, family string, now time.Time) e
 	}
 	evs := m.revokeFamilyLocked(family, f, now)
 	m.mu.Unlock()
-	m.publish(evs...)
+	m.subs.Publish(evs...)
 	return nil
 }
 

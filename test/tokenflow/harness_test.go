@@ -118,11 +118,17 @@ type resp struct {
 
 func (e *env) do(method, path, contentType, body string, headers map[string]string) resp {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	return request(e.t, e.srv.URL, "localhost", method, path, contentType, body, headers)
+}
+
+// request sends one request to base with Host host and reads the answer.
+func request(t testing.TB, base, host, method, path, contentType, body string, headers map[string]string) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	req.Host = "localhost"
+	req.Host = host
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -131,7 +137,7 @@ func (e *env) do(method, path, contentType, body string, headers map[string]stri
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)

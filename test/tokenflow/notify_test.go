@@ -87,20 +87,10 @@ func (n *notifier) signed(body []byte) resp {
 // loginAt logs in on host and returns the access token.
 func (e *env) loginAt(host, user, pass string) string {
 	e.t.Helper()
-	req := httptest.NewRequest("POST", e.srv.URL+"/wp-json/api/v1/token", strings.NewReader(form("username", user, "password", pass)))
-	req.RequestURI = ""
-	req.Host = host
-	req.Header.Set("Content-Type", formType)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	tok, _ := out["access_token"].(string)
-	if res.StatusCode != 200 || tok == "" {
-		e.t.Fatalf("login %s at %s: %d %v", user, host, res.StatusCode, out)
+	r := request(e.t, e.srv.URL, host, "POST", "/wp-json/api/v1/token", formType, form("username", user, "password", pass), nil)
+	tok, _ := r.json["access_token"].(string)
+	if r.status != 200 || tok == "" {
+		e.t.Fatalf("login %s at %s: %d %s", user, host, r.status, r.body)
 	}
 	return tok
 }
@@ -108,18 +98,7 @@ func (e *env) loginAt(host, user, pass string) string {
 // checkAt asks the check endpoint about a request to host.
 func (e *env) checkAt(host, method, path, token string) int {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+"/check"+path, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Host = host
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	return request(e.t, e.srv.URL, host, method, "/check"+path, "", "", bearer(token)).status
 }
 
 func TestRevokeAllIsScopedToThePolicy(t *testing.T) {

@@ -111,9 +111,7 @@ type Store struct {
 	watermark map[string]wm
 	lastSweep time.Time
 
-	subMu   sync.Mutex
-	subs    map[int]func(store.Event)
-	nextSub int
+	subs store.Subscribers
 
 	synced  atomic.Bool  // subscription up and resync done
 	lastOK  atomic.Int64 // wall-clock ns when the view was last known current
@@ -156,7 +154,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		rdb: rdb, opts: opts, now: opts.Now, log: opts.Logger,
 		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events", hbCh: p + "{rev}:hb:" + randomID(),
 		cancel: cancel, done: make(chan struct{}),
-		revoked: map[string]int64{}, watermark: map[string]wm{}, subs: map[int]func(store.Event){},
+		revoked: map[string]int64{}, watermark: map[string]wm{},
 	}
 	go s.run(ctx)
 	return s
@@ -445,38 +443,17 @@ func (s *Store) sweepLocked() {
 }
 
 func (s *Store) notify(evs []event) {
-	if len(evs) == 0 {
-		return
-	}
-	s.subMu.Lock()
-	subs := make([]func(store.Event), 0, len(s.subs))
-	for _, f := range s.subs {
-		subs = append(subs, f)
-	}
-	s.subMu.Unlock()
-	for _, e := range evs {
-		ev := store.Event{Kind: e.K, JTI: e.J, Subject: e.S, Family: e.F}
+	out := make([]store.Event, len(evs))
+	for i, e := range evs {
+		out[i] = store.Event{Kind: e.K, JTI: e.J, Subject: e.S, Family: e.F}
 		if e.B != 0 {
-			ev.Before = time.UnixMilli(e.B).UTC()
-		}
-		for _, f := range subs {
-			f(ev)
+			out[i].Before = time.UnixMilli(e.B).UTC()
 		}
 	}
+	s.subs.Publish(out...)
 }
 
-func (s *Store) Subscribe(f func(store.Event)) func() {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = f
-	return func() {
-		s.subMu.Lock()
-		delete(s.subs, id)
-		s.subMu.Unlock()
-	}
-}
+func (s *Store) Subscribe(f func(store.Event)) func() { return s.subs.Subscribe(f) }
 
 // check fails fast while Redis is known to be unreachable.
 func (s *Store) check() error {

@@ -56,23 +56,12 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then redis.call('PEXPIRE', KE
 return 'ok'
 `)
 
-// rotateRefresh: KEYS[1] spent record, KEYS[2] family, KEYS[3] next
-// record. ARGV[1] now (ms), ARGV[2] next JSON, ARGV[3] next expiry,
-// ARGV[4] family expiry, ARGV[5] next access jti, ARGV[6] its expiry,
-// ARGV[7] next id, ARGV[8] TTL (ms).
-//
-// Returns {'ok', spent JSON}, {'reused', jti, exp, jti, exp…} (the family
-// is now revoked; the caller revokes those access tokens), or a bare
-// status: 'notfound', 'famrevoked', 'exists'.
-var rotateRefresh = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
-if redis.call('HGET', KEYS[2], 'revoked') ~= '0' then return {'famrevoked'} end
-local r = redis.call('HMGET', KEYS[1], 'spent', 'exp', 'fexp', 'rec')
-local now = tonumber(ARGV[1])
-if r[1] == '1' then
-  redis.call('HSET', KEYS[2], 'revoked', '1')
-  local out = {'reused'}
-  local all = redis.call('HGETALL', KEYS[2])
+// liveMembers is a Lua function for the family scripts: it appends to out
+// the access tokens (jti, exp pairs) of family's members that are still
+// live at now, and returns out.
+const liveMembers = `
+local function live_members(family, now, out)
+  local all = redis.call('HGETALL', family)
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, 2) == 'm:' then
       local sep = string.find(all[i+1], '|', 1, true)
@@ -86,6 +75,25 @@ if r[1] == '1' then
   end
   return out
 end
+`
+
+// rotateRefresh: KEYS[1] spent record, KEYS[2] family, KEYS[3] next
+// record. ARGV[1] now (ms), ARGV[2] next JSON, ARGV[3] next expiry,
+// ARGV[4] family expiry, ARGV[5] next access jti, ARGV[6] its expiry,
+// ARGV[7] next id, ARGV[8] TTL (ms).
+//
+// Returns {'ok', spent JSON}, {'reused', jti, exp, jti, exp…} (the family
+// is now revoked; the caller revokes those access tokens), or a bare
+// status: 'notfound', 'famrevoked', 'exists'.
+var rotateRefresh = redis.NewScript(liveMembers + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
+if redis.call('HGET', KEYS[2], 'revoked') ~= '0' then return {'famrevoked'} end
+local r = redis.call('HMGET', KEYS[1], 'spent', 'exp', 'fexp', 'rec')
+local now = tonumber(ARGV[1])
+if r[1] == '1' then
+  redis.call('HSET', KEYS[2], 'revoked', '1')
+  return live_members(KEYS[2], now, {'reused'})
+end
 if now >= tonumber(r[2]) or now >= tonumber(r[3]) then return {'notfound'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
 redis.call('HSET', KEYS[1], 'spent', '1')
@@ -97,24 +105,10 @@ return {'ok', r[4]}
 
 // revokeFamily: KEYS[1] family. ARGV[1] now. Returns nil for an unknown
 // family, else the live access tokens of its members (jti, exp pairs).
-var revokeFamily = redis.NewScript(`
+var revokeFamily = redis.NewScript(liveMembers + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'revoked', '1')
-local out = {}
-local now = tonumber(ARGV[1])
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if string.sub(all[i], 1, 2) == 'm:' then
-    local sep = string.find(all[i+1], '|', 1, true)
-    local jti = string.sub(all[i+1], 1, sep - 1)
-    local exp = string.sub(all[i+1], sep + 1)
-    if jti ~= '' and tonumber(exp) > now then
-      table.insert(out, jti)
-      table.insert(out, exp)
-    end
-  end
-end
-return out
+return live_members(KEYS[1], tonumber(ARGV[1]), {})
 `)
 
 // fail is GCRA (store.Throttles): KEYS[1] throttle hash (t: TAT, a:
