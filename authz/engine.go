@@ -225,8 +225,10 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 				return nil, denyRevoked
 			}
 			return &identity.Identity{UserID: c.UserID, Login: c.Login, Subject: c.Subject, Roles: c.Roles, Method: identity.MethodJWT}, nil
-		case errors.Is(err, jwtauth.ErrExpired), errors.Is(err, jwtauth.ErrNotYetValid):
+		case errors.Is(err, jwtauth.ErrExpired):
 			return nil, denyTokenExpired
+		case errors.Is(err, jwtauth.ErrNotYetValid):
+			return nil, denyTokenNotYetValid
 		default:
 			return nil, denyInvalidToken
 		}
@@ -315,6 +317,7 @@ var (
 	denyNotLoggedIn        = deny(wperror.NotLoggedIn, "no credentials", Header{"WWW-Authenticate", bearerChallenge})
 	denyInvalidToken       = deny(wperror.InvalidToken, "invalid bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token is invalid"`})
 	denyTokenExpired       = deny(wperror.TokenExpired, "expired bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token expired"`})
+	denyTokenNotYetValid   = deny(wperror.TokenNotYetValid, "bearer token not yet valid", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token is not valid yet"`})
 	denyInvalidAPIKey      = deny(wperror.InvalidAPIKey, "invalid API key", Header{"WWW-Authenticate", `ApiKey realm="wpauthz"`})
 	denyUnsupported        = deny(wperror.UnsupportedCredentials, "unsupported credentials", Header{"WWW-Authenticate", bearerChallenge})
 	denyInvalidCredentials = deny(wperror.InvalidToken, "malformed credentials", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_request"`})

@@ -136,6 +136,11 @@ func (v *Verifier) checkHeader(seg string) (*parsedKey, error) {
 	if err := json.Unmarshal(raw, &hdr); err != nil || hdr == nil {
 		return nil, errHeader
 	}
+	// The map keeps the last of two equal names; jwx and other readers
+	// need not agree on which "alg" or "kid" counts.
+	if hasDuplicateNames(raw) {
+		return nil, errHeaderDup
+	}
 
 	alg, ok := jsonString(hdr["alg"])
 	switch {
@@ -196,6 +201,10 @@ func (v *Verifier) parseClaims(payload []byte) (*verified, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
 		return nil, errClaimsJSON
+	}
+	// "sub" or "exp" given twice must not mean the last one.
+	if hasDuplicateNames(payload) {
+		return nil, errClaimsDup
 	}
 	e := &verified{}
 	c := &e.claims

@@ -576,8 +576,10 @@ func (s *Service) verify(p *policy.Policy, tok string, now time.Time) (*jwtauth.
 			return nil, wperror.InvalidToken
 		}
 		return c, nil
-	case errors.Is(err, jwtauth.ErrExpired), errors.Is(err, jwtauth.ErrNotYetValid):
+	case errors.Is(err, jwtauth.ErrExpired):
 		return nil, wperror.TokenExpired
+	case errors.Is(err, jwtauth.ErrNotYetValid):
+		return nil, wperror.TokenNotYetValid
 	}
 	return nil, wperror.InvalidToken
 }
@@ -688,7 +690,7 @@ func writeError(w http.ResponseWriter, e *wperror.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	switch e {
-	case wperror.NotLoggedIn, wperror.InvalidToken, wperror.TokenExpired:
+	case wperror.NotLoggedIn, wperror.InvalidToken, wperror.TokenExpired, wperror.TokenNotYetValid:
 		h.Set("WWW-Authenticate", `Bearer realm="wpauthz"`)
 	}
 	w.WriteHeader(e.Status)

@@ -50,8 +50,11 @@ var (
 	// InvalidToken: a bearer token is malformed, badly signed, for another
 	// issuer or audience, or revoked.
 	InvalidToken = define(http.StatusUnauthorized, "wpauthz_invalid_token", "The access token is invalid.")
-	// TokenExpired: a bearer token is past its expiry (or not yet valid).
+	// TokenExpired: a bearer token is past its expiry.
 	TokenExpired = define(http.StatusUnauthorized, "wpauthz_token_expired", "The access token has expired.")
+	// TokenNotYetValid: a bearer token's nbf or iat lies ahead (beyond the
+	// leeway): a clock is wrong somewhere; logging in again will not help.
+	TokenNotYetValid = define(http.StatusUnauthorized, "wpauthz_token_not_yet_valid", "The access token is not valid yet.")
 	// InvalidAPIKey: an API key is unknown, malformed, disabled or expired.
 	InvalidAPIKey = define(http.StatusUnauthorized, "wpauthz_invalid_api_key", "The API key is invalid.")
 	// UnsupportedCredentials: a credential scheme this policy does not
@@ -119,7 +122,7 @@ var (
 )
 
 // All lists the documented denials (for docs and tests).
-var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable,
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, TokenNotYetValid, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable,
 	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader,
 	InvalidNotification}
 
