@@ -77,7 +77,7 @@ func start(t *testing.T, c authz.Checker) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, hs := NewGRPCServerWithHealth(c, nil)
+	g, hs := NewGRPCServerWithHealth(c, nil, DefaultLimits())
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 

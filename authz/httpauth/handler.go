@@ -18,6 +18,7 @@
 package httpauth
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -57,6 +58,7 @@ var (
 	errNoOriginalMethod = wperror.New(http.StatusBadRequest, CodeBadForwardAuthRequest, "The forward-auth request does not say the original request method.")
 	errBothConventions  = wperror.New(http.StatusBadRequest, CodeBadForwardAuthRequest, "The forward-auth request describes the original request twice (X-Original-* and X-Forwarded-Uri/-Method).")
 	errUnavailable      = wperror.Unavailable
+	errBodyUnreadable   = wperror.New(http.StatusBadRequest, wperror.BadCheckRequest.Code, "The request body could not be read.")
 )
 
 // Response headers that carry a denial's real status and code to nginx,
@@ -225,7 +227,14 @@ func (h *Handler) serveForwardAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveCheck(w http.ResponseWriter, r *http.Request) {
-	body, whole := h.readBody(r)
+	body, whole, err := h.readBody(r)
+	if err != nil {
+		// The client went away or was cut off by the read deadline: there
+		// is no request left to decide on.
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "http authz: check body unreadable", slog.String("err", err.Error()))
+		h.deny(w, errorDecision(errBodyUnreadable), false)
+		return
+	}
 	headers := lowerHeaders(r.Header, checkDropped)
 	req := &authz.Request{
 		Method: r.Method,
@@ -243,24 +252,34 @@ func (h *Handler) serveCheck(w http.ResponseWriter, r *http.Request) {
 	h.decide(r.Context(), w, req, false, true)
 }
 
-// readBody reads at most h.maxBody bytes and reports whether that was all.
-func (h *Handler) readBody(r *http.Request) ([]byte, bool) {
+// readBody reads at most h.maxBody bytes and reports whether that was all;
+// err is a failure to read (not the bound being reached).
+//
+// The buffer grows with what arrives, never to the declared Content-Length
+// up front: a client that declares 1 MiB and sends a byte a minute would
+// otherwise hold 1 MiB per connection. The start is sized for a typical
+// body (or the declared one, when smaller) to avoid regrowing.
+func (h *Handler) readBody(r *http.Request) ([]byte, bool, error) {
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-		return nil, true
+		return nil, true, nil
 	}
-	if r.ContentLength > 0 && r.ContentLength <= h.maxBody {
-		buf := make([]byte, r.ContentLength)
-		n, err := io.ReadFull(r.Body, buf)
-		return buf[:n], err == nil
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, initialBodyBuffer)))
 	}
-	// Unknown or excessive length: read up to the bound and one byte more
-	// to tell "exactly at the bound" from "cut".
-	buf, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
-	if int64(len(buf)) > h.maxBody {
-		return buf[:h.maxBody], false
+	// One byte over the bound tells "exactly at the bound" from "cut".
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, h.maxBody+1)); err != nil {
+		return nil, false, err
 	}
-	return buf, err == nil
+	b := buf.Bytes()
+	if int64(len(b)) > h.maxBody {
+		return b[:h.maxBody], false, nil
+	}
+	return b, true, nil
 }
+
+// initialBodyBuffer is the most readBody allocates before bytes arrive.
+const initialBodyBuffer = 4 << 10
 
 // envoyClientAddr is the client address Envoy vouches for: the
 // x-envoy-external-address it sets for external requests, else the last

@@ -91,6 +91,10 @@ var (
 	// Unavailable: the check could not be completed (cancelled, shutting
 	// down, the WordPress database unreachable); fail closed.
 	Unavailable = define(http.StatusServiceUnavailable, "wpauthz_unavailable", "The authorization service is unavailable.")
+	// ServerBusy: an HTTP listener is already reading as many request
+	// bodies as it may at once (serve --http-max-body-reads); Retry-After
+	// says when to try again.
+	ServerBusy = define(http.StatusServiceUnavailable, "wpauthz_busy", "The server is reading too many requests at once. Try again shortly.")
 	// InvalidCredentials: a user name and password (Basic or the login
 	// endpoint) that do not match — one answer for an unknown user and a
 	// wrong password, so that nobody learns which users exist.
@@ -122,7 +126,7 @@ var (
 )
 
 // All lists the documented denials (for docs and tests).
-var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, TokenNotYetValid, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable,
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, TokenNotYetValid, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable, ServerBusy,
 	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader,
 	InvalidNotification}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/wpauthz/wpauthz/authz/envoy"
 	"github.com/wpauthz/wpauthz/authz/httpauth"
 	"github.com/wpauthz/wpauthz/authz/identity"
+	"github.com/wpauthz/wpauthz/authz/listener"
 	"github.com/wpauthz/wpauthz/authz/policy"
 	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/store/redisstore"
@@ -37,6 +38,8 @@ type serveOptions struct {
 	allowUnknownHosts bool
 	trustedProxyHops  int
 	shutdownTimeout   time.Duration
+	http              listener.Limits
+	grpc              envoy.Limits
 	logLevel          string
 	logFormat         string
 	cluster           clusterOptions
@@ -55,7 +58,7 @@ type redisOptions struct {
 }
 
 func newServeCommand() *cobra.Command {
-	o := serveOptions{}
+	o := serveOptions{http: listener.Limits{ReadHeaderTimeout: listener.DefaultReadHeaderTimeout}}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve Envoy ext_authz (gRPC) and HTTP forward-auth checks",
@@ -82,6 +85,12 @@ service account). Every replica compiles and serves; the replica holding the
 	f.BoolVar(&o.allowUnknownHosts, "allow-unknown-hosts", false, "forward requests for hosts no policy covers, without identity (default: refuse them)")
 	f.IntVar(&o.trustedProxyHops, "trusted-proxy-hops", 0, "proxies in front of the token endpoints whose X-Forwarded-For entries are trusted for login throttling (0: the peer address)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight checks may take to finish on SIGTERM")
+	f.DurationVar(&o.http.ReadTimeout, "http-read-timeout", listener.DefaultReadTimeout, "HTTP listeners: longest wait for a whole request, headers and body; slower clients are cut off")
+	f.DurationVar(&o.http.WriteTimeout, "http-write-timeout", listener.DefaultWriteTimeout, "HTTP listeners: longest time from a request's headers to the end of its answer")
+	f.DurationVar(&o.http.IdleTimeout, "http-idle-timeout", listener.DefaultIdleTimeout, "HTTP listeners: keep-alive connections idle this long are closed")
+	f.IntVar(&o.http.MaxBodyReads, "http-max-body-reads", listener.DefaultMaxBodyReads, "HTTP listeners: requests with a body served at once, per listener; more are refused with 503 wpauthz_busy (0: no cap)")
+	f.DurationVar(&o.grpc.CheckTimeout, "grpc-check-timeout", envoy.DefaultCheckTimeout, "gRPC listener: longest time from a call's headers to its answer, the wait for its message included")
+	f.DurationVar(&o.grpc.IdleTimeout, "grpc-idle-timeout", envoy.DefaultIdleTimeout, "gRPC listener: connections without a call for this long are closed (GOAWAY)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	f.StringVar(&o.redis.url, "redis-url", "", "Redis holding token state shared by replicas (redis:// or rediss://; see README \"Shared state\"); empty: in memory, one replica")
@@ -170,20 +179,11 @@ func serve(ctx context.Context, o serveOptions) error {
 			return fmt.Errorf("--internal-addr: %w", err)
 		}
 	}
-	internalSrv := &http.Server{
-		Handler:           &usernotify.Handler{Snapshot: engine.Snapshot, Store: st, Log: log},
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-
-	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log)
-	httpSrv := &http.Server{
-		Handler:           newHTTPMux(engine, tokens, log, st),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	internalLimits, publicLimits := o.http, o.http
+	internalLimits.MaxHeaderBytes, publicLimits.MaxHeaderBytes = 16<<10, 64<<10
+	internalSrv := listener.NewServer(&usernotify.Handler{Snapshot: engine.Snapshot, Store: st, Log: log}, internalLimits, log)
+	grpcSrv, health := envoy.NewGRPCServerWithHealth(engine, log, o.grpc)
+	httpSrv := listener.NewServer(newHTTPMux(engine, tokens, log, st), publicLimits, log)
 
 	g, ctx := errgroup.WithContext(ctx)
 	watchErr := make(chan error, 1)

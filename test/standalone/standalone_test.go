@@ -43,10 +43,12 @@ type server struct {
 	done     chan error
 }
 
-func start(t *testing.T, dir string) *server {
+// start runs the binary on the policy folder dir, with extra flags.
+func start(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
 	s := &server{grpcAddr: freePort(t), httpAddr: freePort(t), logs: &testbin.Log{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(testbin.Wpauthz(t), "serve", "--config-dir", dir, "--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr, "--log-level", "debug")
+	args := append([]string{"serve", "--config-dir", dir, "--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr, "--log-level", "debug"}, extra...)
+	s.cmd = exec.Command(testbin.Wpauthz(t), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

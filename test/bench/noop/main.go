@@ -67,7 +67,7 @@ func run(addr string) error {
 	if err != nil {
 		return err
 	}
-	g := grpc.NewServer(envoy.ServerOptions()...)
+	g := grpc.NewServer(envoy.ServerOptions(envoy.DefaultLimits())...)
 	authv3.RegisterAuthorizationServer(g, noop{})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
