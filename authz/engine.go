@@ -123,7 +123,14 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	if snap == nil {
 		return verdict{denial: denyUnavailable}
 	}
-	p := snap.Lookup(req.Host)
+	// Before anything else, and whether or not unknown hosts are let
+	// through: a host the proxy may route elsewhere than wpauthz would
+	// look it up must not pick a policy, nor be waved through.
+	p, err := snap.LookupHost(req.Host)
+	if err != nil {
+		e.log.DebugContext(ctx, "host refused", "err", err)
+		return verdict{denial: denyInvalidHost}
+	}
 	if p == nil {
 		if e.allowUnknownHosts {
 			return verdict{}
@@ -329,6 +336,7 @@ var (
 	denyBatch              = deny(wperror.BatchDenied, "batch request refused")
 	denyAmbiguous          = deny(wperror.AmbiguousRequest, "ambiguous request")
 	denyUnknownHost        = deny(wperror.UnknownHost, "no policy for host")
+	denyInvalidHost        = deny(wperror.InvalidHost, "host not matchable exactly")
 	denyUnavailable        = deny(wperror.Unavailable, "not ready or cancelled")
 	denyRevoked            = deny(wperror.InvalidToken, "revoked bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token was revoked"`})
 	denyBasicInvalid       = deny(wperror.InvalidCredentials, "invalid basic credentials", Header{"WWW-Authenticate", basicChallenge})

@@ -206,9 +206,13 @@ func (h *Handler) serveForwardAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	host := firstHop(first(hdr[hForwardedHost]))
-	if host == "" {
-		host = r.Host
+	// The proxies set X-Forwarded-Host to the one host they route by;
+	// a list ("weak.test,main.test") or repeated header is not that, and
+	// is passed on whole so that the engine refuses it: its first element
+	// need not be the host the proxy routed by.
+	host := r.Host
+	if fwd, ok := hdr[hForwardedHost]; ok {
+		host = strings.Join(fwd, ",")
 	}
 	remote := firstHop(first(hdr[hForwardedFor]))
 	if remote == "" {

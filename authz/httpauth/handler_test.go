@@ -354,7 +354,9 @@ func TestForwardAuthTraefikCaddy(t *testing.T) {
 	}
 	want := &authz.Request{
 		Method: "DELETE",
-		Host:   "blog.example.com",
+		// A list is passed whole, for the engine to refuse: its first
+		// element need not be the host the proxy routed by.
+		Host:   "blog.example.com, internal.example",
 		Target: "/index.php?rest_route=%2Fwp%2Fv2%2Fposts%2F1",
 		Headers: map[string]string{
 			"user-agent":      "wpauthz-test",

@@ -264,7 +264,14 @@ func startNginx(t *testing.T, bin string, replace map[string]string) string {
 		}
 		snippet = strings.ReplaceAll(snippet, from, to)
 	}
+	runNginx(t, bin, addr, snippet)
+	return addr
+}
 
+// runNginx runs nginx in the foreground with the http-block content conf,
+// which must listen on addr, until the test ends.
+func runNginx(t *testing.T, bin, addr, snippet string) {
+	t.Helper()
 	dir := t.TempDir()
 	user := ""
 	if os.Geteuid() == 0 {
@@ -294,7 +301,6 @@ http {
 		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 		return string(log)
 	})
-	return addr
 }
 
 // waitListening starts cmd, stops it (stop, then kill) when the test ends,
@@ -391,20 +397,27 @@ func TestCaddyForwardAuth(t *testing.T) {
 		}
 		site = strings.ReplaceAll(site, from, to)
 	}
-	dir := t.TempDir()
-	caddyfile := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+dir+"\n}\n\n"+site), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	waitListening(t, cmd, addr, syscall.SIGTERM, func() string { return "" })
+	runCaddy(t, bin, addr, site)
 
 	skip := ""
 	if v := caddyVersion(t, bin); v[0] < 2 || v[0] == 2 && v[1] < 9 {
 		skip = fmt.Sprintf("Caddy %d.%d copies a literal placeholder when the auth response lacks a copy_headers field (caddy#6610, fixed in 2.9); docs/integrations.md requires 2.9", v[0], v[1])
 	}
 	checkProxy(t, addr, rec, skip)
+}
+
+// runCaddy runs Caddy with the site blocks sites, which must listen on
+// addr, until the test ends.
+func runCaddy(t *testing.T, bin, addr, sites string) {
+	t.Helper()
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte("{\n\tadmin off\n\tauto_https off\n\tstorage file_system "+dir+"\n}\n\n"+sites), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	waitListening(t, cmd, addr, syscall.SIGTERM, func() string { return "" })
 }
 
 // caddyVersion is the major and minor version `caddy version` reports.

@@ -31,15 +31,25 @@ func (s *Snapshot) Policies() []*Policy { return s.policies }
 
 // Lookup finds the policy for a request's host: an exact name first, then
 // the most specific "*." wildcard. The port is ignored and the match is
-// case-insensitive, as DNS is.
+// case-insensitive, as DNS is; a host ParseHost refuses has no policy.
 func (s *Snapshot) Lookup(host string) *Policy {
-	if s == nil {
-		return nil
+	p, _ := s.LookupHost(host)
+	return p
+}
+
+// LookupHost is Lookup that also says why a host was refused: the error is
+// ParseHost's (wrapping ErrInvalidHost); a valid host without a policy is
+// (nil, nil).
+func (s *Snapshot) LookupHost(host string) (*Policy, error) {
+	host, err := ParseHost(host)
+	if err != nil || s == nil {
+		return nil, err
 	}
-	host = CanonicalHost(host)
-	if host == "" {
-		return nil
-	}
+	return s.lookup(host), nil
+}
+
+// lookup finds the policy of a canonical host.
+func (s *Snapshot) lookup(host string) *Policy {
 	if p, ok := s.exact[host]; ok {
 		return p
 	}
@@ -60,28 +70,6 @@ func (s *Snapshot) Lookup(host string) *Policy {
 		i += j + 1
 	}
 	return nil
-}
-
-// CanonicalHost lower-cases a Host header value and drops the port, an
-// IPv6 literal's brackets kept; a trailing dot (FQDN form) is dropped.
-// It avoids allocating when the host is already canonical. Policies are
-// looked up, and identity assertions addressed ("aud"), by this form; the
-// bridge plugin computes the same from HTTP_HOST.
-func CanonicalHost(h string) string {
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			h = h[:i+1]
-		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		h = h[:i]
-	}
-	h = strings.TrimSuffix(h, ".")
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(h)
-		}
-	}
-	return h
 }
 
 // Policy is one compiled WPApiPolicy.

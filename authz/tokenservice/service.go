@@ -128,6 +128,8 @@ const (
 	epMiniOrangeValidate
 	epJWKS
 	epMetadata
+	// epBadHost: a Host that ParseHost refuses; no policy can be chosen.
+	epBadHost
 )
 
 // route finds the policy and endpoint of a request; epNone when the
@@ -137,7 +139,15 @@ func (s *Service) route(r *http.Request) (*policy.Policy, endpoint) {
 	if snap == nil {
 		return nil, epNone
 	}
-	p := snap.Lookup(r.Host)
+	p, err := snap.LookupHost(r.Host)
+	if err != nil {
+		if r.Host == "" {
+			// HTTP/1.0 probes (load balancers) carry no Host: leave
+			// them to /healthz and /readyz.
+			return nil, epNone
+		}
+		return nil, epBadHost
+	}
 	if p == nil || p.JWT == nil {
 		return nil, epNone
 	}
@@ -214,6 +224,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, p *policy.Policy, ep endpoint) {
+	if ep == epBadHost {
+		writeError(w, wperror.InvalidHost)
+		return
+	}
 	post := r.Method == http.MethodPost
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	h := w.Header()

@@ -79,6 +79,11 @@ var (
 	// determined with certainty (odd encodings, dot segments, a form body
 	// that was not inspected).
 	AmbiguousRequest = define(http.StatusBadRequest, "wpauthz_ambiguous_request", "The request could not be routed unambiguously.")
+	// InvalidHost: the request's host is not one wpauthz can match exactly
+	// as the proxy in front matches it (a trailing dot, userinfo, a port
+	// that is not a number, a list, characters outside a host name, none
+	// at all), so no policy may be chosen for it.
+	InvalidHost = define(http.StatusBadRequest, "wpauthz_invalid_host", "The request's host is not a plain host name.")
 	// UnknownHost: no policy covers the host.
 	UnknownHost = define(http.StatusForbidden, "wpauthz_unknown_host", "This host is not served.")
 	// BadCheckRequest: an Envoy CheckRequest without the HTTP attributes
@@ -126,7 +131,7 @@ var (
 )
 
 // All lists the documented denials (for docs and tests).
-var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, TokenNotYetValid, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable, ServerBusy,
+var All = []*Error{NotLoggedIn, InvalidToken, TokenExpired, TokenNotYetValid, InvalidAPIKey, UnsupportedCredentials, MultipleCredentials, AuthMethodNotAllowed, Forbidden, NoRoute, Disabled, BatchDenied, AmbiguousRequest, InvalidHost, UnknownHost, BadCheckRequest, BadForwardAuthRequest, Unavailable, ServerBusy,
 	InvalidCredentials, TooManyAttempts, InvalidRequest, InvalidRefreshToken, JWTAuthInvalidCredentials, JWTAuthInvalidToken, JWTAuthNoAuthHeader,
 	InvalidNotification}
 
