@@ -33,7 +33,7 @@ const (
 	janeKey = "wpk_ZIs67t4U9loGQbsxqyEIGs85LlbDud6m_2DM8wG"
 )
 
-func freePort(t *testing.T) string { return freeport.Addr(t) }
+func freePort(t testing.TB) string { return freeport.Addr(t) }
 
 type server struct {
 	cmd      *exec.Cmd
@@ -44,7 +44,7 @@ type server struct {
 }
 
 // start runs the binary on the policy folder dir, with extra flags.
-func start(t *testing.T, dir string, extra ...string) *server {
+func start(t testing.TB, dir string, extra ...string) *server {
 	t.Helper()
 	s := &server{grpcAddr: freePort(t), httpAddr: freePort(t), logs: &testbin.Log{}, done: make(chan error, 1)}
 	args := append([]string{"serve", "--config-dir", dir, "--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr, "--log-level", "debug"}, extra...)
