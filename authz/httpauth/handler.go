@@ -234,8 +234,9 @@ func (h *Handler) serveCheck(w http.ResponseWriter, r *http.Request) {
 	body, whole, err := h.readBody(r)
 	if err != nil {
 		// The client went away or was cut off by the read deadline: there
-		// is no request left to decide on.
-		h.log.LogAttrs(r.Context(), slog.LevelWarn, "http authz: check body unreadable", slog.String("err", err.Error()))
+		// is no request left to decide on. Debug, not warn: slow clients
+		// must not turn into a flood of log lines.
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "http authz: check body unreadable", slog.String("err", err.Error()))
 		h.deny(w, errorDecision(errBodyUnreadable), false)
 		return
 	}
