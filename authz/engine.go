@@ -98,13 +98,14 @@ func (e *Engine) Check(ctx context.Context, req *Request) *Decision {
 		return v.denial
 	}
 	if v.id == nil {
-		return allowAnonymous
+		return allowAnonymous(v.policy, req)
 	}
 	return e.allow(v.policy, req, v.cred, v.id, v.now)
 }
 
 // verdict is the outcome of decide: a denial, or leave to forward the
-// request with an identity (nil: anonymous).
+// request with an identity (nil: anonymous) under policy (nil: no policy
+// covers the host).
 type verdict struct {
 	denial *Decision
 	policy *policy.Policy
@@ -126,7 +127,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	p := snap.Lookup(req.Host)
 	if p == nil {
 		if e.allowUnknownHosts {
-			return verdict{}
+			return verdict{} // forwarded anonymously, credentials removed
 		}
 		return verdict{denial: denyUnknownHost}
 	}
@@ -140,8 +141,9 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	}
 	if !route.REST {
 		// Not an API request: wpauthz does not guard it, but WordPress must
-		// never see a forged assertion (allowAnonymous removes it).
-		return verdict{}
+		// never see a forged assertion nor a credential wpauthz did not
+		// check (allowAnonymous removes them).
+		return verdict{policy: p}
 	}
 
 	action, rule := decideAction(p, route.Path, route.Method)
@@ -299,17 +301,24 @@ func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credentia
 		e.log.Error("signing identity assertion", "policy", p.Namespace+"/"+p.Name, "err", err)
 		return denyUnavailable
 	}
-	d := &Decision{Allowed: true, Status: http.StatusOK, UpstreamHeaders: []Header{{Name: identity.Header, Value: jws}}}
-	if !p.KeepCredentials && cred.Header != "" {
-		d.UpstreamRemove = []string{cred.Header}
+	kept := ""
+	if p.KeepCredentials {
+		kept = cred.Header
 	}
-	return d
+	return &Decision{Allowed: true, Status: http.StatusOK,
+		UpstreamHeaders: []Header{{Name: identity.Header, Value: jws}},
+		UpstreamRemove:  upstreamRemove(p, req.Headers, kept, true)}
+}
+
+// allowAnonymous forwards a request without an identity: no credential
+// was verified, so every credential header and every client copy of the
+// identity header is removed, whatever the policy keeps.
+func allowAnonymous(p *policy.Policy, req *Request) *Decision {
+	return &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: upstreamRemove(p, req.Headers, "", false)}
 }
 
 // Shared decisions: built once, never modified.
 var (
-	allowAnonymous = &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: []string{identityHeader}}
-
 	bearerChallenge = `Bearer realm="wpauthz"`
 
 	denyNotLoggedIn        = deny(wperror.NotLoggedIn, "no credentials", Header{"WWW-Authenticate", bearerChallenge})
