@@ -489,8 +489,9 @@ http {
             # HTTP_* replaces the client header of that name), and neither do
             # the credentials wpauthz already checked.
             fastcgi_param HTTP_X_WPAUTHZ_IDENTITY \$wpauthz_identity if_not_empty;
-            fastcgi_param HTTP_AUTHORIZATION "" if_not_empty;
-            fastcgi_param HTTP_X_API_KEY "" if_not_empty;
+            fastcgi_param HTTP_AUTHORIZATION "";
+            fastcgi_param HTTP_X_API_KEY "";
+            fastcgi_param HTTP_X_WP_AUTH "";
         }
 
         location = /_wpauthz {
