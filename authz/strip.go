@@ -67,8 +67,10 @@ func cmpOr(a, b string) string {
 // $_SERVER key. Web servers upper-case a name and turn '-' into '_' (nginx
 // with underscores_in_headers on, Caddy's php_fastcgi, Envoy and Go
 // proxies in front of them pass '_' unchanged), and PHP turns ' ', '.' and
-// an unclosed '[' into '_' when it registers the variable. Proven against
-// real Caddy, nginx and php-fpm in authz/httpauth/proxies_test.go.
+// an unclosed '[' into '_' when it registers the variable. What real PHP
+// sees behind nginx is checked by test/e2e
+// (TestHardening5_WhatPHPSeesForHeaderSpellings); that Caddy passes such
+// names on, by the Caddy test in authz/httpauth.
 func sameCGIName(a, b string) bool {
 	if len(a) != len(b) {
 		return false
