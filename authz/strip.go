@@ -23,11 +23,7 @@ const (
 // identity is true, the identity header itself, which the decision sets.
 // p is nil for a host no policy covers.
 func upstreamRemove(p *policy.Policy, headers map[string]string, kept string, identity bool) []string {
-	names := [4]string{authorizationHeader, defaultAPIKeyHeader, identityHeader, ""}
-	if p != nil {
-		names[1] = cmpOr(p.APIKeyHeader, defaultAPIKeyHeader)
-		names[3] = p.CredentialHeader
-	}
+	names := credentialNames(p)
 	out := make([]string, 0, 4)
 	add := func(name string) {
 		if name == kept || (identity && name == identityHeader) {
@@ -54,6 +50,31 @@ func upstreamRemove(p *policy.Policy, headers map[string]string, kept string, id
 		}
 	}
 	return out
+}
+
+// credentialNames are the lower-case canonical names of the headers no
+// unverified value may reach WordPress in ("" when unused).
+func credentialNames(p *policy.Policy) [4]string {
+	names := [4]string{authorizationHeader, defaultAPIKeyHeader, identityHeader, ""}
+	if p != nil {
+		names[1] = cmpOr(p.APIKeyHeader, defaultAPIKeyHeader)
+		names[3] = p.CredentialHeader
+	}
+	return names
+}
+
+// hasOddSpelling reports whether a header is a credential header under
+// another spelling than its canonical name (X_API_KEY for x-api-key).
+func hasOddSpelling(p *policy.Policy, headers map[string]string) bool {
+	names := credentialNames(p)
+	for h := range headers {
+		for _, n := range names {
+			if n != "" && h != n && sameCGIName(h, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func cmpOr(a, b string) string {
