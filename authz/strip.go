@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"cmp"
+
 	"github.com/wpauthz/wpauthz/authz/policy"
 )
 
@@ -57,7 +59,7 @@ func upstreamRemove(p *policy.Policy, headers map[string]string, kept string, id
 func credentialNames(p *policy.Policy) [4]string {
 	names := [4]string{authorizationHeader, defaultAPIKeyHeader, identityHeader, ""}
 	if p != nil {
-		names[1] = cmpOr(p.APIKeyHeader, defaultAPIKeyHeader)
+		names[1] = cmp.Or(p.APIKeyHeader, defaultAPIKeyHeader)
 		names[3] = p.CredentialHeader
 	}
 	return names
@@ -75,13 +77,6 @@ func hasOddSpelling(p *policy.Policy, headers map[string]string) bool {
 		}
 	}
 	return false
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // sameCGIName reports whether two header names reach PHP as the same
