@@ -6,13 +6,21 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/wpauthz/wpauthz/test/freeport"
 )
 
 // TestHardening5_WordPressDoesNotHonourUnverifiedCredentials: an
@@ -67,10 +75,13 @@ func TestHardening5_WordPressDoesNotHonourUnverifiedCredentials(t *testing.T) {
 	})
 }
 
-// TestHardening5_WhatPHPSeesForHeaderSpellings: the $_SERVER key PHP gives
-// each header spelling, behind nginx with underscores_in_headers on (the
-// stack's direct server), agrees with the folding wpauthz uses to find
-// every spelling of a credential header.
+// TestHardening5_WhatPHPSeesForHeaderSpellings: the $_SERVER key real
+// PHP (php-fpm) gives each spelling of a credential header agrees with the
+// folding wpauthz uses to find them all (authz/strip.go: case, and '-',
+// '_', '.' alike). Behind the stack's direct server (nginx with
+// underscores_in_headers on) and behind an nginx that passes even invalid
+// names (ignore_invalid_headers off), as a server that maps every name
+// would.
 func TestHardening5_WhatPHPSeesForHeaderSpellings(t *testing.T) {
 	s := requireStack(t)
 	script := "wpauthz-e2e-server-keys.php"
@@ -88,35 +99,113 @@ echo json_encode( $out );
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.Remove(path) })
-	spellings := []string{"X-WPAuthz-Identity", "X-WPAuthz_Identity", "x_wpauthz_identity", "X_API_KEY", "X-Api_Key", "X_WP_Auth", "x-wp-auth", "AUTHORIZATION"}
-	h := http.Header{}
-	for i, n := range spellings {
-		h[n] = []string{"probe-" + string(rune('a'+i))}
+
+	// Each group is one credential name in several spellings: PHP must
+	// give every one of them the group's key, so at most one value per
+	// group survives.
+	groups := map[string][]string{
+		"HTTP_X_WPAUTHZ_IDENTITY": {"X-WPAuthz-Identity", "X-WPAuthz_Identity", "x_wpauthz_identity", "X.WPAuthz.Identity"},
+		"HTTP_X_API_KEY":          {"X_API_KEY", "X-Api_Key", "X-Api.Key"},
+		"HTTP_X_WP_AUTH":          {"X_WP_Auth", "x-wp-auth", "x.wp-auth"},
+		"HTTP_AUTHORIZATION":      {"AUTHORIZATION"},
 	}
-	st, _, body := s.Request(t, s.DirectURL, "GET", "/"+script, h, nil)
-	if st != 200 {
-		t.Fatalf("%d %s", st, body)
-	}
-	var got map[string]string
-	if err := json.Unmarshal(body, &got); err != nil {
-		t.Fatalf("%v: %s", err, body)
-	}
-	for i, n := range spellings {
-		want := "HTTP_" + strings.NewReplacer("-", "_").Replace(strings.ToUpper(n))
-		key, ok := got["probe-"+string(rune('a'+i))]
-		if !ok {
-			// Two spellings of one name: PHP keeps one value only.
-			continue
+	probe := func(t *testing.T, base string, dotted bool) {
+		t.Helper()
+		h := http.Header{}
+		want := map[string]string{} // probe value -> key
+		for key, names := range groups {
+			for i, n := range names {
+				if !dotted && strings.Contains(n, ".") {
+					continue
+				}
+				v := "probe-" + strings.ToLower(key) + "-" + string(rune('a'+i))
+				h[n] = []string{v}
+				want[v] = key
+			}
 		}
-		if key != want {
-			t.Errorf("%s reaches PHP as %s, want %s", n, key, want)
+		st, _, body := s.Request(t, base, "GET", "/"+script, h, nil)
+		if st != 200 {
+			t.Fatalf("%d %s", st, body)
 		}
+		var got map[string]string
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		keys := map[string]bool{}
+		for v, key := range got {
+			if want[v] != key {
+				t.Errorf("the header sent with %s reached PHP as %s, want %s", v, key, want[v])
+			}
+			keys[key] = true
+		}
+		if len(keys) != len(groups) || len(got) != len(groups) {
+			t.Errorf("PHP's $_SERVER keys %v: want exactly one per credential name (%d)", got, len(groups))
+		}
+		t.Logf("PHP's $_SERVER keys: %v", got)
 	}
-	// Each group of spellings collapsed into one $_SERVER key.
-	if len(got) != 4 {
-		t.Errorf("PHP's $_SERVER keys %v: want one per credential name (4)", got)
+	t.Run("underscores_in_headers on", func(t *testing.T) { probe(t, s.DirectURL, false) })
+	t.Run("ignore_invalid_headers off", func(t *testing.T) { probe(t, permissiveNginx(t, s), true) })
+}
+
+// permissiveNginx starts an nginx in front of the stack's php-fpm that
+// passes every header name on (underscores, dots) and returns its URL.
+func permissiveNginx(t *testing.T, s *Stack) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
 	}
-	t.Logf("PHP's $_SERVER keys: %v", got)
+	dir := t.TempDir()
+	addr := freeport.Addr(t)
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%s
+worker_processes 1;
+error_log %[2]s/error.log;
+pid %[2]s/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
+    upstream php_fpm { server unix:%[3]s; }
+    server {
+        listen %[4]s;
+        root %[5]s;
+        underscores_in_headers on;
+        ignore_invalid_headers off;
+        location ~ \.php$ { include %[6]s; }
+    }
+}
+`, user, dir, filepath.Join(s.Dir, "php-fpm", "fpm.sock"), addr, s.Env["WP_DIR"], filepath.Join(s.Dir, "nginx", "fastcgi.conf"))
+	cf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-p", dir, "-c", cf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
+		t.Fatalf("nginx: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(dir, "nginx.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGQUIT)
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // wpDB opens WordPress's database (the stack's read-write user).
