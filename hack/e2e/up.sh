@@ -173,6 +173,11 @@ define( 'WPAUTHZ_HOST', '$HOST' );
 if ( ! empty( \$_SERVER['WPAUTHZ_E2E_PLAIN'] ) ) {
 	define( 'WPAUTHZ_BRIDGE_VERSION', 'not loaded' );
 }
+// The same way, for the test of WPAUTHZ_ALLOW_CORE_AUTH (an nginx the test
+// starts sets it).
+if ( ! empty( \$_SERVER['WPAUTHZ_E2E_CORE_AUTH'] ) ) {
+	define( 'WPAUTHZ_ALLOW_CORE_AUTH', true );
+}
 
 if ( ! defined( 'ABSPATH' ) ) {
 	define( 'ABSPATH', __DIR__ . '/' );

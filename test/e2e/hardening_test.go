@@ -144,12 +144,13 @@ echo json_encode( $out );
 		t.Logf("PHP's $_SERVER keys: %v", got)
 	}
 	t.Run("underscores_in_headers on", func(t *testing.T) { probe(t, s.DirectURL, false) })
-	t.Run("ignore_invalid_headers off", func(t *testing.T) { probe(t, permissiveNginx(t, s), true) })
+	t.Run("ignore_invalid_headers off", func(t *testing.T) { probe(t, permissiveNginx(t, s, ""), true) })
 }
 
 // permissiveNginx starts an nginx in front of the stack's php-fpm that
-// passes every header name on (underscores, dots) and returns its URL.
-func permissiveNginx(t *testing.T, s *Stack) string {
+// passes every header name on (underscores, dots), with extra nginx
+// directives in the PHP location, and returns its URL.
+func permissiveNginx(t *testing.T, s *Stack, extra string) string {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -176,10 +177,11 @@ http {
         root %[5]s;
         underscores_in_headers on;
         ignore_invalid_headers off;
-        location ~ \.php$ { include %[6]s; }
+        location / { try_files $uri $uri/ /index.php$is_args$args; }
+        location ~ \.php$ { include %[6]s; %[7]s }
     }
 }
-`, user, dir, filepath.Join(s.Dir, "php-fpm", "fpm.sock"), addr, s.Env["WP_DIR"], filepath.Join(s.Dir, "nginx", "fastcgi.conf"))
+`, user, dir, filepath.Join(s.Dir, "php-fpm", "fpm.sock"), addr, s.Env["WP_DIR"], filepath.Join(s.Dir, "nginx", "fastcgi.conf"), extra)
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -206,6 +208,36 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestHardening5_AllowCoreAuthConstant: WPAUTHZ_ALLOW_CORE_AUTH gives
+// WordPress core its application-password check back on requests without
+// an assertion; with one, the assertion still decides.
+func TestHardening5_AllowCoreAuthConstant(t *testing.T) {
+	s := requireStack(t)
+	if !strings.Contains(readFile(t, filepath.Join(s.Env["WP_DIR"], "wp-config.php")), "WPAUTHZ_E2E_CORE_AUTH") {
+		t.Fatal("wp-config.php has no WPAUTHZ_E2E_CORE_AUTH switch (stack from an older hack/e2e/up.sh?)")
+	}
+	base := permissiveNginx(t, s, "fastcgi_param WPAUTHZ_E2E_CORE_AUTH 1;")
+	editor, admin := s.Users["editor"], s.Users["administrator"]
+	basic := hdrs("Authorization", basicCredential(editor.Login, editor.AppPassword))
+	wantUser(t, usersMe(t, s, base, basic), editor)
+	// Without the constant (the direct server), the same request is anonymous.
+	if st, _, body := s.Request(t, s.DirectURL, "GET", "/wp-json/wp/v2/users/me", basic, nil); st != 401 {
+		t.Fatalf("without the constant: %d %.200s, want 401", st, body)
+	}
+	// An assertion and Basic together: the assertion decides.
+	basic.Set("X-WPAuthz-Identity", signedAssertion(t, s, admin, "GET", "/wp-json/wp/v2/users/me"))
+	wantUser(t, usersMe(t, s, base, basic), admin)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // wpDB opens WordPress's database (the stack's read-write user).
