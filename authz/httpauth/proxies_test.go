@@ -258,6 +258,18 @@ func checkProxy(t *testing.T, addr string, rec *recorder, skipUnissued string) {
 		}
 	})
 
+	// Hardening item 11: the documented configuration asks wpauthz once
+	// per client request.
+	t.Run("hardening11: one check per request", func(t *testing.T) {
+		for _, target := range []string{"/wp-json/public", "/wp-json/wp/v2/posts?per_page=1", "/wp-json/need-login"} {
+			before := rec.count()
+			send("GET", target, nil, "")
+			if n := rec.count() - before; n != 1 {
+				t.Fatalf("GET %s: %d checks, want 1", target, n)
+			}
+		}
+	})
+
 	t.Run("form POST: no body reaches wpauthz", func(t *testing.T) {
 		send("POST", "/wp-json/public", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "rest_route=/wp/v2/users")
 		if r := rec.last(t); r.Method != "POST" || len(r.Body) != 0 || r.BodyComplete {
