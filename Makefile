@@ -94,6 +94,14 @@ bench: build $(GHZ) ## Load benchmark: wpauthz vs a do-nothing ext_authz server 
 	$(GO) build -trimpath -o $(BIN)/wpauthz-bench ./test/bench/driver
 	$(BIN)/wpauthz-bench -wpauthz $(BENCH_WPAUTHZ) -noop $(BIN)/wpauthz-noop -ghz $(GHZ) $(BENCH_FLAGS)
 
+# E2E_BENCH_DIR: a running e2e stack to reuse (hack/e2e/up.sh DIR); empty: a new one.
+# ROUNDS, DURATION, CONNECTIONS, MODES: see hack/e2e-bench.sh.
+E2E_BENCH_DIR ?=
+.PHONY: e2e-bench
+e2e-bench: ## End-to-end cost under wrk: plain WordPress vs nginx + wpauthz + bridge, interleaved rounds (docs/e2e.md; needs wrk).
+	hack/test-deps.sh
+	hack/e2e-bench.sh $(E2E_BENCH_DIR)
+
 .PHONY: bench-micro
 bench-micro: ## Engine micro-benchmarks (go test -bench), Basic/JWT checks and login throughput.
 	$(GO) test -run '^$$' -bench . -benchmem ./authz/... ./test/tokenflow/

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,16 @@ type Engine struct {
 	// trusted (redisstore after its staleness bound): bearer checks then
 	// fail closed. Nil for stores that cannot go stale.
 	stale func() bool
+	// anonymous holds, per policy of the snapshot in force, the decision
+	// for anonymous requests that carry no odd spelling of a credential
+	// header (nearly all of them): shared, so that they allocate nothing.
+	anonymous atomic.Pointer[anonymousCache]
+}
+
+// anonymousCache belongs to one snapshot; Swap replaces it.
+type anonymousCache struct {
+	snap      *policy.Snapshot
+	decisions sync.Map // *policy.Policy (nil: no policy) -> *Decision
 }
 
 // Staler is implemented by stores whose local revocation view can go
@@ -79,7 +90,10 @@ func New(opts Options) *Engine {
 }
 
 // Swap installs a new snapshot; checks in flight finish on the old one.
-func (e *Engine) Swap(s *policy.Snapshot) { e.snap.Store(s) }
+func (e *Engine) Swap(s *policy.Snapshot) {
+	e.anonymous.Store(&anonymousCache{snap: s})
+	e.snap.Store(s)
+}
 
 // Snapshot returns the snapshot in force (nil before the first Swap).
 func (e *Engine) Snapshot() *policy.Snapshot { return e.snap.Load() }
@@ -98,15 +112,17 @@ func (e *Engine) Check(ctx context.Context, req *Request) *Decision {
 		return v.denial
 	}
 	if v.id == nil {
-		return allowAnonymous
+		return e.allowAnonymous(v, req)
 	}
 	return e.allow(v.policy, req, v.cred, v.id, v.now)
 }
 
 // verdict is the outcome of decide: a denial, or leave to forward the
-// request with an identity (nil: anonymous).
+// request with an identity (nil: anonymous) under policy (nil: no policy
+// covers the host) of snap.
 type verdict struct {
 	denial *Decision
+	snap   *policy.Snapshot
 	policy *policy.Policy
 	cred   credential.Credential
 	id     *identity.Identity
@@ -133,7 +149,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	}
 	if p == nil {
 		if e.allowUnknownHosts {
-			return verdict{}
+			return verdict{snap: snap} // forwarded anonymously, credentials removed
 		}
 		return verdict{denial: denyUnknownHost}
 	}
@@ -147,8 +163,9 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 	}
 	if !route.REST {
 		// Not an API request: wpauthz does not guard it, but WordPress must
-		// never see a forged assertion (allowAnonymous removes it).
-		return verdict{}
+		// never see a forged assertion nor a credential wpauthz did not
+		// check (allowAnonymous removes them).
+		return verdict{snap: snap, policy: p}
 	}
 
 	action, rule := decideAction(p, route.Path, route.Method)
@@ -176,7 +193,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 			return verdict{denial: d}
 		}
 	}
-	return verdict{policy: p, cred: cred, id: id, now: now}
+	return verdict{snap: snap, policy: p, cred: cred, id: id, now: now}
 }
 
 // decideAction returns the action of the first rule that matches, or the
@@ -308,17 +325,37 @@ func (e *Engine) allow(p *policy.Policy, req *Request, cred credential.Credentia
 		e.log.Error("signing identity assertion", "policy", p.Namespace+"/"+p.Name, "err", err)
 		return denyUnavailable
 	}
-	d := &Decision{Allowed: true, Status: http.StatusOK, UpstreamHeaders: []Header{{Name: identity.Header, Value: jws}}}
-	if !p.KeepCredentials && cred.Header != "" {
-		d.UpstreamRemove = []string{cred.Header}
+	kept := ""
+	if p.KeepCredentials {
+		kept = cred.Header
+	}
+	return &Decision{Allowed: true, Status: http.StatusOK,
+		UpstreamHeaders: []Header{{Name: identity.Header, Value: jws}},
+		UpstreamRemove:  upstreamRemove(p, req.Headers, kept, true)}
+}
+
+// allowAnonymous forwards a request without an identity: no credential
+// was verified, so every credential header and every client copy of the
+// identity header is removed, whatever the policy keeps.
+func (e *Engine) allowAnonymous(v verdict, req *Request) *Decision {
+	if hasOddSpelling(v.policy, req.Headers) {
+		return &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: upstreamRemove(v.policy, req.Headers, "", false)}
+	}
+	c := e.anonymous.Load()
+	if c == nil || c.snap != v.snap {
+		c = nil // swapped meanwhile: do not cache for an old snapshot
+	} else if d, ok := c.decisions.Load(v.policy); ok {
+		return d.(*Decision)
+	}
+	d := &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: upstreamRemove(v.policy, nil, "", false)}
+	if c != nil {
+		c.decisions.Store(v.policy, d)
 	}
 	return d
 }
 
 // Shared decisions: built once, never modified.
 var (
-	allowAnonymous = &Decision{Allowed: true, Status: http.StatusOK, UpstreamRemove: []string{identityHeader}}
-
 	bearerChallenge = `Bearer realm="wpauthz"`
 
 	denyNotLoggedIn        = deny(wperror.NotLoggedIn, "no credentials", Header{"WWW-Authenticate", bearerChallenge})

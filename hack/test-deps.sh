@@ -23,6 +23,9 @@ command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || n
 [ -f /usr/share/wordpress/wp-settings.php ] || need+=(wordpress)
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
 php -m 2>/dev/null | grep -qx mysqli || need+=(php-mysql)
+# APCu: the bridge plugin's replay store when WordPress has no persistent
+# object cache (the e2e replay tests).
+php -m 2>/dev/null | grep -qx apcu || need+=(php-apcu)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

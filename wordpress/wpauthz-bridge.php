@@ -20,6 +20,8 @@
  *   WPAUTHZ_NOTIFY_URL             string        wpauthz's internal notification endpoint.
  *   WPAUTHZ_NOTIFY_KEY             string        the shared notification key (at least 32 bytes).
  *   WPAUTHZ_PROVISION_ALLOW_ADMIN  bool          allow provisioning users with administrator-level roles.
+ *   WPAUTHZ_ALLOW_CORE_AUTH        bool          let WordPress core check application passwords itself
+ *                                                on requests without an assertion (off: only wpauthz does).
  */
 
 // Loaded outside WordPress (e.g. the file requested over HTTP): do nothing.
@@ -62,9 +64,6 @@ final class WPAuthz_Bridge {
 
 	/** Object-cache group of seen jti values (persistent object cache only). */
 	const JTI_GROUP = 'wpauthz_jti';
-
-	/** Option-name prefix of seen jti values (no persistent object cache). */
-	const JTI_OPTION_PREFIX = '_wpauthz_jti_';
 
 	/** Usermeta holding the wpauthz subject a provisioned user belongs to. */
 	const SUBJECT_META = 'wpauthz_subject';
@@ -216,19 +215,34 @@ final class WPAuthz_Bridge {
 	}
 
 	/**
-	 * application_password_is_api_request: with an identity header present,
-	 * WordPress must not authenticate Basic credentials itself (wpauthz
-	 * removed them or chose to keep them for another purpose; either way the
-	 * assertion, not the password, says who the caller is).
+	 * application_password_is_api_request: WordPress core never checks an
+	 * application password (Basic credentials) itself while the bridge is
+	 * installed. wpauthz verifies application passwords before PHP runs,
+	 * with its throttles and rules, and removes the credentials it did not
+	 * verify; if a proxy misconfiguration or a path around wpauthz lets
+	 * Authorization through, core must not turn it into a user. Not even
+	 * the presence of an assertion is asked: its absence is exactly what
+	 * such a path looks like. WPAUTHZ_ALLOW_CORE_AUTH (true) restores
+	 * core's behaviour for requests without an assertion.
 	 *
 	 * @param bool $is_api_request
 	 * @return bool
 	 */
 	public static function application_password_is_api_request( $is_api_request ) {
-		if ( null !== self::raw_header() ) {
-			return false;
+		if ( null === self::raw_header() && self::core_auth_allowed() ) {
+			return $is_api_request;
 		}
-		return $is_api_request;
+		return false;
+	}
+
+	/**
+	 * Whether WPAUTHZ_ALLOW_CORE_AUTH turns core's application-password
+	 * authentication back on (for a site also reached around wpauthz).
+	 *
+	 * @return bool
+	 */
+	private static function core_auth_allowed() {
+		return defined( 'WPAUTHZ_ALLOW_CORE_AUTH' ) && true === constant( 'WPAUTHZ_ALLOW_CORE_AUTH' );
 	}
 
 	/**
@@ -704,22 +718,23 @@ final class WPAuthz_Bridge {
 	// ------------------------------------------------------------------
 
 	/**
-	 * Records a jti as used, atomically; fails if it was used before.
+	 * Records a jti as used, atomically, where that costs no write to the
+	 * database; fails if it was used before.
 	 *
-	 * With a persistent object cache (Redis, Memcached drop-ins) that is
-	 * wp_cache_add in a dedicated group, which such caches implement as an
-	 * atomic add-if-absent. Without one it is an INSERT IGNORE into the
-	 * options table, whose option_name is a UNIQUE key: of two concurrent
-	 * requests with the same jti exactly one inserts the row. (add_option
-	 * itself is not usable: it checks, then upserts.) Rows are deleted by an
-	 * occasional sweep once expired.
+	 * With a persistent object cache (Redis, Memcached drop-ins):
+	 * wp_cache_add in a dedicated group, an atomic add-if-absent in such
+	 * caches; a cache that cannot be reached refuses (fail closed). Else,
+	 * with APCu: apcu_add, atomic across the php-fpm pool's workers (one
+	 * server). Else nothing is recorded: the assertion is already bound to
+	 * this host, method and path and dies within a minute, and a database
+	 * write on every API request is a cost no site should pay for it (see
+	 * wpauthz's docs/security.md).
 	 *
 	 * @param string $jti
 	 * @param int    $until Unix time after which the assertion can no longer be accepted.
 	 * @return true|WP_Error
 	 */
 	private static function spend_jti( $jti, $until ) {
-		global $wpdb;
 		$id  = substr( hash( 'sha256', $jti ), 0, 40 );
 		$ttl = max( 1, $until - time() + 1 );
 		if ( function_exists( 'wp_using_ext_object_cache' ) && wp_using_ext_object_cache() ) {
@@ -728,30 +743,11 @@ final class WPAuthz_Bridge {
 			}
 			return self::fail( 'jti replayed (or object cache unavailable)' );
 		}
-		if ( ! ( $wpdb instanceof wpdb ) ) {
-			return self::fail( 'no replay store' );
-		}
-		$inserted = $wpdb->query(
-			$wpdb->prepare(
-				"INSERT IGNORE INTO {$wpdb->options} (option_name, option_value, autoload) VALUES (%s, %s, 'no')",
-				self::JTI_OPTION_PREFIX . $id,
-				(string) ( $until + 1 )
-			)
-		);
-		if ( false === $inserted ) {
-			return self::fail( 'replay store unavailable' );
-		}
-		if ( 1 !== (int) $inserted ) {
+		if ( function_exists( 'apcu_add' ) && function_exists( 'apcu_enabled' ) && apcu_enabled() ) {
+			if ( apcu_add( self::JTI_GROUP . ':' . $id, 1, $ttl ) ) {
+				return true;
+			}
 			return self::fail( 'jti replayed' );
-		}
-		if ( 1 === wp_rand( 1, 25 ) ) {
-			$wpdb->query(
-				$wpdb->prepare(
-					"DELETE FROM {$wpdb->options} WHERE option_name LIKE %s AND CAST(option_value AS UNSIGNED) < %d LIMIT 500",
-					$wpdb->esc_like( self::JTI_OPTION_PREFIX ) . '%',
-					time()
-				)
-			);
 		}
 		return true;
 	}

@@ -244,8 +244,9 @@ type Authentication struct {
 	// +optional
 	CredentialHeader string `json:"credentialHeader,omitempty"`
 
-	// KeepCredentials forwards the credential headers to WordPress
-	// instead of removing them.
+	// KeepCredentials forwards the credential header that wpauthz verified
+	// to WordPress instead of removing it. Credentials wpauthz did not
+	// verify are removed regardless.
 	// +optional
 	KeepCredentials bool `json:"keepCredentials,omitempty"`
 

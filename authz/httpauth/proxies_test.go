@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,20 @@ type seen struct {
 	APIKey        []string
 	Host          string
 	RequestURI    string
+	// Credentials are the names of every header PHP would read as a
+	// credential or identity header (any spelling).
+	Credentials []string `json:",omitempty"`
+}
+
+// phpCredentialKeys are the $_SERVER keys of the headers no unverified
+// client value may reach WordPress in: Authorization, the API-key header,
+// the custom credential header of docs/integrations.md, the identity header.
+var phpCredentialKeys = map[string]bool{"HTTP_AUTHORIZATION": true, "HTTP_X_API_KEY": true, "HTTP_X_WP_AUTH": true, "HTTP_X_WPAUTHZ_IDENTITY": true}
+
+// phpKey is the $_SERVER key PHP gives a header name behind a FastCGI
+// server (upper case, '-' as '_'; PHP turns '.' and ' ' into '_' too).
+func phpKey(name string) string {
+	return "HTTP_" + strings.NewReplacer("-", "_", ".", "_", " ", "_").Replace(strings.ToUpper(name))
 }
 
 // proxyStage starts the engine's stand-in (a decision per path) behind this
@@ -99,11 +114,23 @@ func proxyStage(t *testing.T) (*recorder, *httptest.Server, *httptest.Server) {
 			APIKey:        r.Header.Values("X-API-Key"),
 			Host:          r.Host,
 			RequestURI:    r.RequestURI,
+			Credentials:   credentialNames(r.Header),
 		})
 	}))
 	t.Cleanup(wp.Close)
 
 	return rec, authzSrv, wp
+}
+
+func credentialNames(h http.Header) []string {
+	var out []string
+	for name := range h {
+		if phpCredentialKeys[phpKey(name)] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkProxy sends requests through a proxy configured as documented and
@@ -156,7 +183,7 @@ func checkProxy(t *testing.T, addr string, rec *recorder, skipUnissued string) {
 		if err := json.Unmarshal(body, &got); err != nil {
 			t.Fatal(err)
 		}
-		want := seen{Identity: []string{"issued-for-PUT"}, Host: "shop.example.com", RequestURI: target}
+		want := seen{Identity: []string{"issued-for-PUT"}, Host: "shop.example.com", RequestURI: target, Credentials: []string{"X-Wpauthz-Identity"}}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("WordPress saw %+v, want %+v", got, want)
 		}
@@ -189,6 +216,57 @@ func checkProxy(t *testing.T, addr string, rec *recorder, skipUnissued string) {
 		}
 		if len(got.Identity) != 0 {
 			t.Fatalf("WordPress received identity %q", got.Identity)
+		}
+	})
+
+	// Hardening item 5: whatever wpauthz decides, the documented
+	// configuration lets no client credential reach WordPress in any
+	// spelling PHP would read: not Authorization, not the API-key or
+	// custom credential header, not an identity header with underscores or
+	// dots, on an allowed request without an identity.
+	t.Run("hardening5: no credential spelling reaches WordPress", func(t *testing.T) {
+		req, err := http.NewRequest("GET", "http://"+addr+"/wp-json/public", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "shop.example.com"
+		req.Header = http.Header{
+			"Authorization":      {"Basic YWRtaW46YXBwIHBhc3N3b3Jk"},
+			"X-Api-Key":          {"wpk_unverified"},
+			"X-Wp-Auth":          {"Bearer unverified"},
+			"X-WPAuthz_Identity": {"forged"},
+			"X_API_KEY":          {"wpk_unverified"},
+			"X_Wp_Auth":          {"Bearer unverified"},
+			"X-Api.Key":          {"wpk_unverified"},
+			"X.Wpauthz.Identity": {"forged"},
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got seen
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("status %d: %v", resp.StatusCode, err)
+		}
+		creds := got.Credentials
+		if skipUnissued != "" && len(creds) > 0 && creds[0] == "X-Wpauthz-Identity" {
+			creds = creds[1:] // this proxy's own placeholder (see skipUnissued), not the client's
+		}
+		if len(creds) != 0 {
+			t.Fatalf("WordPress received %q", creds)
+		}
+	})
+
+	// Hardening item 11: the documented configuration asks wpauthz once
+	// per client request.
+	t.Run("hardening11: one check per request", func(t *testing.T) {
+		for _, target := range []string{"/wp-json/public", "/wp-json/wp/v2/posts?per_page=1", "/wp-json/need-login"} {
+			before := rec.count()
+			send("GET", target, nil, "")
+			if n := rec.count() - before; n != 1 {
+				t.Fatalf("GET %s: %d checks, want 1", target, n)
+			}
 		}
 	})
 

@@ -28,6 +28,9 @@ mkdir -p "$1"
 DIR=$(cd "$1" && pwd)
 WP_SRC=${WP_SRC:-/usr/share/wordpress}
 HOST=${E2E_HOST:-wp.e2e.test}
+# A second site name on the same WordPress, under a policy that reads
+# credentials from X-WP-Auth (hardening item 5).
+CUSTOM_HOST=custom.$HOST
 T0=$(date +%s%N)
 elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
 
@@ -59,7 +62,7 @@ on_exit() {
 trap on_exit EXIT
 
 mkdir -p "$DIR"/{bin,mysql,php-fpm,nginx/logs,nginx/tmp,wpauthz/config}
-read -r MYSQL_PORT NGINX_PORT DIRECT_PORT WPAUTHZ_HTTP_PORT WPAUTHZ_GRPC_PORT WPAUTHZ_INTERNAL_PORT <<<"$(free_ports 6)" ||
+read -r MYSQL_PORT NGINX_PORT DIRECT_PORT WPAUTHZ_HTTP_PORT WPAUTHZ_GRPC_PORT WPAUTHZ_INTERNAL_PORT PLAIN_PORT <<<"$(free_ports 7)" ||
 	die "no free ports"
 
 # ---- wpauthz binary (built in the background while MariaDB starts) ---------
@@ -163,6 +166,18 @@ define( 'WPAUTHZ_PUBLIC_KEY', '$IDENTITY_PUB' );
 define( 'WPAUTHZ_NOTIFY_URL', 'http://127.0.0.1:$WPAUTHZ_INTERNAL_PORT/v1/user-changed' );
 define( 'WPAUTHZ_NOTIFY_KEY', '$NOTIFY_KEY' );
 define( 'WPAUTHZ_HOST', '$HOST' );
+
+// PLAIN_URL (the baseline of hack/e2e-bench.sh): WordPress as it is without
+// wpauthz. nginx sets this parameter on that server only (a client cannot:
+// request headers reach PHP as HTTP_*); the bridge then does not load.
+if ( ! empty( \$_SERVER['WPAUTHZ_E2E_PLAIN'] ) ) {
+	define( 'WPAUTHZ_BRIDGE_VERSION', 'not loaded' );
+}
+// The same way, for the test of WPAUTHZ_ALLOW_CORE_AUTH (an nginx the test
+// starts sets it).
+if ( ! empty( \$_SERVER['WPAUTHZ_E2E_CORE_AUTH'] ) ) {
+	define( 'WPAUTHZ_ALLOW_CORE_AUTH', true );
+}
 
 if ( ! defined( 'ABSPATH' ) ) {
 	define( 'ABSPATH', __DIR__ . '/' );
@@ -332,6 +347,36 @@ spec:
   identity:
     ttl: 30s
 YAML
+cat >"$CONF/policy-custom-header.yaml" <<YAML
+apiVersion: policy.wpauthz.io/v1alpha1
+kind: WPApiPolicy
+metadata: {name: e2e-custom-header, namespace: default}
+spec:
+  hosts: ["$CUSTOM_HOST"]
+  restPrefix: /wp-json
+  defaultAction: Authenticate
+  rules:
+    # Public as far as wpauthz is concerned: WordPress's own capability
+    # check decides, so it must never see a credential wpauthz did not check.
+    - name: settings-read
+      routes: ["/wp/v2/settings"]
+      methods: [GET]
+      action: Allow
+    - name: public-content
+      routes: ["/", "/wp/v2/posts", "/wp/v2/posts/*"]
+      methods: [GET]
+      action: Allow
+  authentication:
+    credentialHeader: X-WP-Auth
+    jwt:
+      issuer: http://$CUSTOM_HOST/wp-json
+      audiences: ["$CUSTOM_HOST"]
+      algorithm: ES256
+      keysSecretRef: {name: e2e-jwt-keys}
+      signingKeyID: e2e-es256
+  identity:
+    ttl: 30s
+YAML
 cat >"$DIR/ports.env" <<ENV
 WPAUTHZ_BIN=$BIN
 WPAUTHZ_HTTP_PORT=$WPAUTHZ_HTTP_PORT
@@ -346,8 +391,8 @@ log "wpauthz ready ($(elapsed))"
 NG=$DIR/nginx
 nginx_user=
 is_root && nginx_user='user root;' # workers would otherwise be nobody, locked out of DIR
-# The wpauthz check, as docs/integrations.md has it, for every location that
-# reaches PHP or wpauthz.
+# The wpauthz check, as docs/integrations.md has it, for the one location that
+# reaches PHP.
 cat >"$NG/wpauthz-check.conf" <<'CONF'
 auth_request /_wpauthz;
 auth_request_set $wpauthz_identity    $upstream_http_x_wpauthz_identity;
@@ -387,6 +432,9 @@ pid $NG/nginx.pid;
 events { worker_connections 512; }
 http {
     access_log $NG/logs/access.log;
+    # One line per wpauthz check, with the client's X-E2E-Request: the
+    # tests count checks per client request (hardening item 11).
+    log_format wpauthz_check '\$http_x_e2e_request \$request_uri';
     client_body_temp_path $NG/tmp/body;
     proxy_temp_path $NG/tmp/proxy;
     fastcgi_temp_path $NG/tmp/fastcgi;
@@ -426,11 +474,17 @@ http {
             proxy_set_header Connection "";
         }
 
+        # No check here: this location serves static files itself and
+        # hands everything else to /index.php by an internal redirect, which
+        # the PHP location below checks. A check here as well would run
+        # again after the redirect: two checks per request.
         location / {
-            include $NG/wpauthz-check.conf;
             try_files \$uri \$uri/ /index.php\$is_args\$args;
         }
 
+        # Every request that reaches PHP, sent straight to a .php file or
+        # redirected here from above, is checked once, here. No other
+        # location passes to php-fpm.
         location ~ \.php\$ {
             include $NG/wpauthz-check.conf;
             try_files \$uri =404;
@@ -440,12 +494,15 @@ http {
             # HTTP_* replaces the client header of that name), and neither do
             # the credentials wpauthz already checked.
             fastcgi_param HTTP_X_WPAUTHZ_IDENTITY \$wpauthz_identity if_not_empty;
-            fastcgi_param HTTP_AUTHORIZATION "" if_not_empty;
-            fastcgi_param HTTP_X_API_KEY "" if_not_empty;
+            fastcgi_param HTTP_AUTHORIZATION "";
+            fastcgi_param HTTP_X_API_KEY "";
+            fastcgi_param HTTP_X_WP_AUTH "";
         }
 
         location = /_wpauthz {
             internal;
+            log_subrequest on;
+            access_log $NG/logs/wpauthz-checks.log wpauthz_check;
             proxy_pass http://wpauthz_http/auth;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
@@ -501,6 +558,25 @@ http {
             include $NG/fastcgi.conf;
         }
     }
+
+    # PLAIN_URL: WordPress without wpauthz and without the bridge plugin,
+    # core's own application-password authentication on: the baseline the
+    # end-to-end benchmark (hack/e2e-bench.sh) compares against.
+    server {
+        listen 127.0.0.1:$PLAIN_PORT default_server;
+        server_name $HOST;
+        root $WP;
+        index index.php;
+
+        location / {
+            try_files \$uri \$uri/ /index.php\$is_args\$args;
+        }
+        location ~ \.php\$ {
+            try_files \$uri =404;
+            include $NG/fastcgi.conf;
+            fastcgi_param WPAUTHZ_E2E_PLAIN 1;
+        }
+    }
 }
 CONF
 log "nginx on 127.0.0.1:$NGINX_PORT (checked) and 127.0.0.1:$DIRECT_PORT (direct)"
@@ -524,8 +600,10 @@ wait_for "WordPress REST index, direct" 10 wp_index_ok "$DIRECT_PORT" || die "no
 cat >"$DIR/stack.env.tmp" <<ENV
 E2E_DIR=$DIR
 E2E_HOST=$HOST
+E2E_CUSTOM_HOST=$CUSTOM_HOST
 NGINX_URL=http://127.0.0.1:$NGINX_PORT
 DIRECT_URL=http://127.0.0.1:$DIRECT_PORT
+PLAIN_URL=http://127.0.0.1:$PLAIN_PORT
 WPAUTHZ_HTTP=http://127.0.0.1:$WPAUTHZ_HTTP_PORT
 WPAUTHZ_GRPC=127.0.0.1:$WPAUTHZ_GRPC_PORT
 WPAUTHZ_INTERNAL=http://127.0.0.1:$WPAUTHZ_INTERNAL_PORT

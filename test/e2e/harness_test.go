@@ -39,6 +39,7 @@ type Stack struct {
 	Dir             string
 	NginxURL        string // nginx with auth_request -> wpauthz, then php-fpm
 	DirectURL       string // nginx straight to php-fpm, no wpauthz
+	PlainURL        string // the same, and the bridge plugin not loaded: WordPress as it is
 	WPAuthzHTTP     string // wpauthz --http-addr base URL
 	WPAuthzInternal string // wpauthz --internal-addr base URL
 	Host            string // Host header of the site (policies and aud use it)
@@ -256,7 +257,7 @@ func loadStack(repo, dir string) (*Stack, error) {
 		return nil, fmt.Errorf("identity key is a %T, not Ed25519", k)
 	}
 	s := &Stack{
-		Dir: dir, NginxURL: env["NGINX_URL"], DirectURL: env["DIRECT_URL"],
+		Dir: dir, NginxURL: env["NGINX_URL"], DirectURL: env["DIRECT_URL"], PlainURL: env["PLAIN_URL"],
 		WPAuthzHTTP: env["WPAUTHZ_HTTP"], WPAuthzInternal: env["WPAUTHZ_INTERNAL"],
 		Host: js.Host, IdentityKey: ik, NotifyKey: env["NOTIFY_KEY"],
 		Users: map[string]User{}, APIKeys: js.APIKeys, Env: env,
