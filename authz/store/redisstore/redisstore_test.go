@@ -64,9 +64,14 @@ func prefix() string { return fmt.Sprintf("wpauthz:t%d:", seq.Add(1)) }
 // (storetest.ThrottleKeeper) through a client of its own.
 type keeper struct {
 	*redisstore.Store
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	replica func(t *testing.T) *redisstore.Store
 }
+
+// Replica implements storetest.Replicator: another store, with its own
+// client, on the same server and prefix.
+func (k keeper) Replica(t *testing.T) store.Store { return k.replica(t) }
 
 func (k keeper) ThrottleKept(ctx context.Context, key string, _ time.Time) (time.Duration, bool, error) {
 	d, err := k.rdb.PTTL(ctx, k.prefix+"thr:"+key).Result()
@@ -86,7 +91,8 @@ func conformance(t *testing.T, mk func(t *testing.T, prefix string) (*redisstore
 	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
 		p := prefix()
 		s, rdb := mk(t, p)
-		return keeper{Store: s, rdb: rdb, prefix: p}, func() {}
+		replica := func(t *testing.T) *redisstore.Store { r, _ := mk(t, p); return r }
+		return keeper{Store: s, rdb: rdb, prefix: p, replica: replica}, func() {}
 	})
 }
 

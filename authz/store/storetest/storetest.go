@@ -179,6 +179,14 @@ type ThrottleKeeper interface {
 	ThrottleKept(ctx context.Context, key string, now time.Time) (d time.Duration, kept bool, err error)
 }
 
+// Replicator is implemented by a store under test (or the Factory's
+// wrapper of one) whose state is shared by replicas: Replica returns
+// another store instance on the same backend state (Redis: its own client
+// on the same server and prefix), for the cases that race two replicas.
+type Replicator interface {
+	Replica(t *testing.T) store.Store
+}
+
 // runThrottles checks GCRA semantics (store.Throttles). Every case is one
 // a fixed window (counted from the first failure or aligned) gets wrong.
 func runThrottles(t *testing.T, newStore Factory) {
@@ -335,6 +343,47 @@ func runThrottles(t *testing.T, newStore Factory) {
 		wg.Wait()
 		// TAT = base + 50×20s; allowed at TAT - 40s.
 		throttled(t, s, "user:raced", base, n*20*time.Second-40*time.Second)
+	})
+
+	// Hardening item 2: N parallel attempts on one key (for a backend
+	// shared by replicas, from two store instances) must let exactly Max
+	// be evaluated: the slot is taken atomically before the check.
+	t.Run("ThrottleConcurrentAttemptsExactlyMax", func(t *testing.T) {
+		s, _ := newStore(t)
+		stores := []store.Store{s, s}
+		if r, ok := s.(Replicator); ok {
+			stores[1] = r.Replica(t)
+		}
+		const n = 60
+		var evaluated atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				st := stores[i%2]
+				// The check-then-record pattern of the login path.
+				w, err := st.Throttled(ctx, "user:parallel", base)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if w > 0 {
+					return
+				}
+				evaluated.Add(1)
+				if _, err := st.Fail(ctx, "user:parallel", lim, base); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if got := evaluated.Load(); got != int64(lim.Max) {
+			t.Fatalf("%d of %d parallel attempts were evaluated, want exactly %d", got, n, lim.Max)
+		}
 	})
 
 	t.Run("ThrottleExpiry", func(t *testing.T) {
