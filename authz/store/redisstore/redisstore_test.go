@@ -118,7 +118,7 @@ func TestThrottleState(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 123_457_000, time.UTC) // odd µs
 	lim := store.Limit{Max: 3, Window: 3 * time.Second}
 	for range 3 {
-		if _, err := s.Fail(ctx, "odd", lim, now); err != nil {
+		if _, err := s.Attempt(ctx, "odd", lim, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,7 +134,7 @@ func TestThrottleState(t *testing.T) {
 		t.Fatalf("Throttled = %v %v", w, err)
 	}
 	// One failure of 2 per 300ms: kept 150ms, then gone.
-	if _, err := s.Fail(ctx, "short", store.Limit{Max: 2, Window: 300 * time.Millisecond}, time.Now()); err != nil {
+	if _, err := s.Attempt(ctx, "short", store.Limit{Max: 2, Window: 300 * time.Millisecond}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if d := rdb.PTTL(ctx, p+"thr:short").Val(); d <= 0 || d > 150*time.Millisecond {
@@ -290,7 +290,7 @@ func TestOutage(t *testing.T) {
 	}
 	// Token endpoints' operations fail at once.
 	start := time.Now()
-	if _, err := b.Fail(ctx, "user:x", store.Limit{Max: 3, Window: time.Minute}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
+	if _, err := b.Attempt(ctx, "user:x", store.Limit{Max: 3, Window: time.Minute}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Fail during outage: %v", err)
 	}
 	if _, err := b.RotateRefresh(ctx, "x", store.RefreshRecord{ID: "y"}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
