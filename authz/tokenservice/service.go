@@ -702,4 +702,3 @@ func writeThrottled(w http.ResponseWriter, wait time.Duration) {
 	w.WriteHeader(d.Status)
 	w.Write(d.Body)
 }
-
