@@ -111,6 +111,9 @@ func variantsShareJanesBucket(t *testing.T, e *env) {
 		expect(t, fmt.Sprintf("basic as %q while jane is blocked", v), e.basicFrom(v, "another-guess"), 429, "wpauthz_too_many_attempts")
 	}
 	expect(t, "the right password as \"jäne   \" while blocked", e.loginFrom("jäne   ", janePassword), 429, "wpauthz_too_many_attempts")
+	// Also a spelling whose right password was verified (and cached)
+	// before the block.
+	expect(t, "the right password as \"Jâne   \", verified before, while blocked", e.loginFrom("Jâne   ", janePassword), 429, "wpauthz_too_many_attempts")
 	expect(t, "the right password as \"jäne   \" by Basic while blocked", e.basicFrom("jäne   ", janePassword), 429, "wpauthz_too_many_attempts")
 	// Another user is untouched.
 	if r := e.loginFrom("sam", janeOrSam(e)); r.status != 200 {
@@ -177,4 +180,30 @@ func TestHardening9_AppPasswordNotLockedOut_Static(t *testing.T) {
 
 func TestHardening9_AppPasswordNotLockedOut_MariaDB(t *testing.T) {
 	appPasswordFromElsewhere(t, newMariaDBEnv(t))
+}
+
+// TestHardening9_ClientSecretsPerAddressOnly: an OAuthClient's secret is
+// counted per client address only: wrong secrets from A block A, not the
+// client from B, and no user's bucket.
+func TestHardening9_ClientSecretsPerAddressOnly(t *testing.T) {
+	e := newEnv(t, nil)
+	from := func(addr, secret string) resp {
+		h := basic("reporting-app", secret)
+		h["X-Forwarded-For"] = addr
+		return e.check("POST", "/wp-json/wp/v2/posts", h)
+	}
+	for i := range 20 { // maxFailuresPerClient
+		expect(t, "wrong client secret from A", from("203.0.113.60", "wrong-"+strconv.Itoa(i)), 401, "")
+	}
+	expect(t, "the client from A once A is blocked", from("203.0.113.60", clientSecret), 429, "wpauthz_too_many_attempts")
+	expect(t, "the client from B", from("203.0.113.61", clientSecret), 200, "")
+	// A correct secret gives back nothing it did not take: B can still
+	// fail 20 times before it is blocked.
+	for i := range 20 {
+		expect(t, "wrong client secret from B", from("203.0.113.61", "wrong-"+strconv.Itoa(i)), 401, "")
+	}
+	expect(t, "B blocked", from("203.0.113.61", "wrong"), 429, "wpauthz_too_many_attempts")
+	if r := e.loginFrom("jane", janePassword); r.status != 200 {
+		t.Fatalf("jane after the client's failures: %d %s", r.status, r.body)
+	}
 }
