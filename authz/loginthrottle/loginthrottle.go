@@ -166,13 +166,16 @@ func (a *attempt) release(ctx context.Context, s store.Throttles, now time.Time)
 // nameKey is the per-user bucket of a typed name: the user it resolves
 // to, looked up exactly as Authenticate looks it up (the directory's
 // cache, then the source), or the folded name when it resolves to nobody.
+// The fold is computed for every name, so that a known and an unknown
+// name cost the same.
 func nameKey(ctx context.Context, p *policy.Policy, name string) (string, error) {
+	fold := wpusers.FoldName(name)
 	u, err := p.Users.Lookup(ctx, name)
 	switch {
 	case err == nil:
 		return userKey(p, u.ID), nil
 	case errors.Is(err, wpusers.ErrNotFound):
-		return "login:user:" + p.Key() + ":name:" + wpusers.FoldName(name), nil
+		return "login:user:" + p.Key() + ":name:" + fold, nil
 	default:
 		return "", err
 	}
