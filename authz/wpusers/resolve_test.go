@@ -130,3 +130,13 @@ func TestMayBeAppPassword(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFoldName(b *testing.B) {
+	for _, name := range []string{"jane", "Jâne   ", "jane@example.com"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				FoldName(name)
+			}
+		})
+	}
+}
