@@ -19,11 +19,14 @@ import (
 // policy allows 5 failures per user: exactly 5 wrong passwords are
 // evaluated, the rest answer 429, and once the burst is over the right
 // password answers 429 too. The user is made for this test and the
-// requests come from 127.0.0.2, so that no other test's user or address
-// is throttled.
+// requests come from a loopback address of their own (127.1.x.y, new for
+// each run), so that no other test's user or address is throttled, also
+// on a stack that is reused (WPAUTHZ_E2E_DIR).
 func TestHardening2_ConcurrentLoginsThroughNginx(t *testing.T) {
 	s := requireStack(t)
-	login := fmt.Sprintf("burst%d", time.Now().UnixNano())
+	run := time.Now().UnixNano()
+	login := fmt.Sprintf("burst%d", run)
+	source := net.IPv4(127, 1, byte(run>>16), byte(run>>8))
 	const password = "burst-right-password"
 	out := s.PHP(t, fmt.Sprintf(`$id = wp_insert_user(['user_login' => %q, 'user_pass' => %q, 'user_email' => %q, 'role' => 'subscriber']);
 if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
@@ -33,7 +36,7 @@ echo $id;`, login, password, login+"@example.com"))
 	}
 
 	client := &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}).DialContext,
+		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: source}, Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64,
 	}, Timeout: 60 * time.Second}
 	post := func(ctx context.Context, pass string) int {
