@@ -155,9 +155,11 @@ func (a *attempt) take(ctx context.Context, s store.Throttles, key string, limit
 	return nil
 }
 
-// release gives the slots back after a success. Best effort: a slot not
-// given back is one more failure counted, never one fewer.
+// release gives the slots back after a success, also when the caller has
+// gone meanwhile. Best effort: a slot not given back is one more failure
+// counted, never one fewer.
 func (a *attempt) release(ctx context.Context, s store.Throttles, now time.Time) {
+	ctx = context.WithoutCancel(ctx)
 	for _, t := range a.taken {
 		_ = s.Release(ctx, t.key, t.limit, now)
 	}
