@@ -80,9 +80,12 @@ echo $id;`, login, password, login+"@example.com"))
 	}
 	close(start)
 	wg.Wait()
-	if statuses[401] != limit || statuses[200] > 1 || statuses[429] != n-limit-statuses[200] {
-		t.Fatalf("%d of %d parallel logins through nginx were evaluated (statuses %v), want exactly %d wrong passwords evaluated and the rest refused with 429",
-			statuses[401]+statuses[200], n, statuses, limit)
+	// At most limit wrong passwords; the right one, when it came early,
+	// takes one of the slots (and gives it back).
+	wrong, right := statuses[401], statuses[200]
+	if right > 1 || wrong > limit || wrong+right < limit || statuses[429] != n-wrong-right {
+		t.Fatalf("%d of %d parallel logins through nginx were evaluated (statuses %v), want %d (the right password may take one of them) and the rest refused with 429",
+			wrong+right, n, statuses, limit)
 	}
 	if st := post(context.Background(), password); st != 429 {
 		t.Fatalf("the right password after the burst: %d, want 429", st)

@@ -41,9 +41,12 @@ func TestHardening2_ConcurrentLoginsAcrossReplicas(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	if statuses[401] != limit || statuses[200] > 1 || statuses[429] != n-limit-statuses[200] {
-		t.Fatalf("%d of %d parallel logins on two replicas were evaluated (statuses %v), want exactly %d wrong passwords evaluated and the rest refused with 429",
-			statuses[401]+statuses[200], n, statuses, limit)
+	// At most limit wrong passwords; the right one, when it came early,
+	// takes one of the slots (and gives it back).
+	wrong, right := statuses[401], statuses[200]
+	if right > 1 || wrong > limit || wrong+right < limit || statuses[429] != n-wrong-right {
+		t.Fatalf("%d of %d parallel logins on two replicas were evaluated (statuses %v), want %d (the right password may take one of them) and the rest refused with 429",
+			wrong+right, n, statuses, limit)
 	}
 	for _, r := range replicas {
 		if st, out := r.post(t, "/wp-json/api/v1/token", url.Values{"username": {"sam"}, "password": {"sam-demo-password"}}, ""); st != 429 {

@@ -31,16 +31,23 @@ func parallel(t *testing.T, n, right int, send func(i int, correct bool) resp) (
 	return statuses
 }
 
-// checkBurst asserts that exactly limit wrong passwords of a burst were
-// evaluated (401), the rest refused with 429 before any check. The right
-// password may have been let through only while a slot was free (a
-// success gives its slot back, so it never uses up a failure's).
+// checkBurst asserts that no more than limit wrong passwords of a burst
+// were evaluated (401) and the rest were refused with 429 before any
+// check. A success gives its slot back, so when the right password is
+// among the first limit it is evaluated with limit-1 wrong ones, or limit
+// if its slot came back before the burst was over; without it, exactly
+// limit wrong ones.
 func checkBurst(t *testing.T, what string, statuses map[int]int, limit, n int) {
 	t.Helper()
-	if statuses[401] != limit || statuses[200] > 1 || statuses[429] != n-limit-statuses[200] {
-		t.Fatalf("%s: %d of %d parallel attempts were evaluated (statuses %v), want exactly %d wrong passwords evaluated and the rest refused with 429",
+	if !burstOK(statuses, limit, n) {
+		t.Fatalf("%s: %d of %d parallel attempts were evaluated (statuses %v), want %d (the right password may take one of them) and the rest refused with 429",
 			what, statuses[401]+statuses[200], n, statuses, limit)
 	}
+}
+
+func burstOK(statuses map[int]int, limit, n int) bool {
+	wrong, right := statuses[401], statuses[200]
+	return right <= 1 && wrong <= limit && wrong+right >= limit && statuses[429] == n-wrong-right
 }
 
 // TestHardening2_ConcurrentLoginsThrottled: 60 simultaneous logins for
