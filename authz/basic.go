@@ -3,16 +3,14 @@ package authz
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wpauthz/wpauthz/authz/basicauth"
 	"github.com/wpauthz/wpauthz/authz/identity"
+	"github.com/wpauthz/wpauthz/authz/loginthrottle"
 	"github.com/wpauthz/wpauthz/authz/policy"
-	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/wperror"
 	"github.com/wpauthz/wpauthz/authz/wpusers"
 )
@@ -23,43 +21,68 @@ import (
 // the user's password or an application password, as the policy allows.
 //
 // A warm call (the same credentials verified within the credential cache's
-// lifetime, the user's record cached) does no I/O and no hashing. A cold
+// lifetime, the user's record cached) does no hashing and no database
+// query; its only I/O is reading the throttle buckets. A cold
 // one reads the user from the WordPress database (bounded by the policy's
 // query timeout) and runs one hash check per candidate secret; a database
 // that does not answer refuses the request with 503 (fail closed).
 //
-// Failures count towards the policy's login throttles, per user name and
-// per client address; a throttled caller gets 429 before any check runs.
+// Attempts count towards the policy's login throttles (loginthrottle:
+// taken before the secret is checked, per WordPress user and per client
+// address; a client secret per address only); a throttled caller gets
+// 429 before any check runs.
 func (e *Engine) basic(ctx context.Context, p *policy.Policy, req *Request, value string, now time.Time) (*identity.Identity, *Decision) {
 	name, secret, err := basicauth.Decode(value)
 	if err != nil {
 		return nil, denyBasicInvalid
 	}
-	keys := ThrottleKeys(p, name, req.RemoteAddr)
-	if d := e.throttled(ctx, keys, now); d != nil {
-		return nil, d
-	}
+	guard := loginthrottle.Guard{Store: e.store}
 
 	if p.Basic.ClientSecrets && p.Basic.Clients.Has(name) {
-		c, ok := p.Basic.Clients.Verify(name, secret)
+		var c *basicauth.Client
+		ok, err := guard.Client(ctx, p, req.RemoteAddr, now, func() bool {
+			var ok bool
+			c, ok = p.Basic.Clients.Verify(name, secret)
+			return ok
+		})
+		if d := e.throttleDecision(ctx, p, err); d != nil {
+			return nil, d
+		}
 		if !ok {
-			return nil, e.basicFailed(ctx, p, keys, now)
+			return nil, denyBasicInvalid
 		}
 		return e.clientIdentity(ctx, p, c)
 	}
 	if p.Users == nil || (!p.Basic.Users.Passwords && !p.Basic.Users.AppPasswords) {
-		return nil, e.basicFailed(ctx, p, keys, now)
+		return nil, denyBasicInvalid
 	}
-	u, _, err := p.Users.Authenticate(ctx, name, secret, p.Basic.Users)
+	u, _, err := guard.Login(ctx, p, req.RemoteAddr, name, secret, p.Basic.Users, now)
 	switch {
 	case err == nil:
 		return &identity.Identity{UserID: u.ID, Login: u.Login, Roles: u.Roles, Method: identity.MethodBasic}, nil
 	case errors.Is(err, wpusers.ErrInvalidCredentials):
-		return nil, e.basicFailed(ctx, p, keys, now)
-	default:
-		e.log.WarnContext(ctx, "basic authentication: user directory unavailable", "policy", p.Key(), "err", err)
-		return nil, denyDirectoryDown
+		return nil, denyBasicInvalid
 	}
+	if d := e.throttleDecision(ctx, p, err); d != nil {
+		return nil, d
+	}
+	e.log.WarnContext(ctx, "basic authentication: user directory unavailable", "policy", p.Key(), "err", err)
+	return nil, denyDirectoryDown
+}
+
+// throttleDecision is the denial for a login throttle's error: 429 when
+// blocked, 503 when the throttle store does not answer, nil for any other
+// error (and none).
+func (e *Engine) throttleDecision(ctx context.Context, p *policy.Policy, err error) *Decision {
+	var b *loginthrottle.Blocked
+	switch {
+	case errors.As(err, &b):
+		return TooManyAttempts(b.Wait)
+	case errors.Is(err, loginthrottle.ErrUnavailable):
+		e.log.WarnContext(ctx, "login throttle unavailable", "policy", p.Key(), "err", err)
+		return denyUnavailable
+	}
+	return nil
 }
 
 // clientIdentity is an OAuthClient's identity: the WordPress user it acts
@@ -103,62 +126,6 @@ func subjectOf(c *basicauth.Client) string {
 		return strconv.FormatInt(c.UserID, 10)
 	}
 	return "login:" + c.UserLogin
-}
-
-// ThrottleKeys are the store keys of a login attempt: the user name
-// (lower-cased, as WordPress's collation compares it) and the client
-// address, both scoped to the policy. The client key is "" when the
-// address is unknown.
-func ThrottleKeys(p *policy.Policy, name, remote string) [2]string {
-	k := [2]string{"login:user:" + p.Key() + ":" + strings.ToLower(name)}
-	if remote != "" {
-		k[1] = "login:client:" + p.Key() + ":" + remote
-	}
-	return k
-}
-
-// throttled refuses a caller whose user name or address is blocked.
-func (e *Engine) throttled(ctx context.Context, keys [2]string, now time.Time) *Decision {
-	var wait time.Duration
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		w, err := e.store.Throttled(ctx, k, now)
-		if err != nil {
-			e.log.WarnContext(ctx, "login throttle unavailable", "err", err)
-			return denyUnavailable
-		}
-		wait = max(wait, w)
-	}
-	if wait > 0 {
-		return TooManyAttempts(wait)
-	}
-	return nil
-}
-
-// basicFailed records a failure and refuses.
-func (e *Engine) basicFailed(ctx context.Context, p *policy.Policy, keys [2]string, now time.Time) *Decision {
-	RecordFailure(ctx, e.store, e.log, p, keys, now)
-	return denyBasicInvalid
-}
-
-// RecordFailure counts a failed login against both throttle keys.
-func RecordFailure(ctx context.Context, s store.Throttles, log *slog.Logger, p *policy.Policy, keys [2]string, now time.Time) time.Duration {
-	var wait time.Duration
-	limits := [2]store.Limit{p.LoginUser, p.LoginClient}
-	for i, k := range keys {
-		if k == "" || limits[i].Max <= 0 {
-			continue
-		}
-		w, err := s.Fail(ctx, k, limits[i], now)
-		if err != nil {
-			log.WarnContext(ctx, "recording a failed login", "err", err)
-			continue
-		}
-		wait = max(wait, w)
-	}
-	return wait
 }
 
 // TooManyAttempts is the 429 denial with Retry-After in whole seconds

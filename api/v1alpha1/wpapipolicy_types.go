@@ -151,20 +151,23 @@ type WordPressSource struct {
 
 // Throttle limits failed logins.
 type Throttle struct {
-	// Login counts failed logins (token endpoints and Basic) per user
-	// name and per client address.
+	// Login counts failed logins (token endpoints and Basic) per
+	// WordPress user and per client address.
 	// +kubebuilder:default={}
 	// +optional
 	Login LoginThrottle `json:"login,omitempty"`
 }
 
 // LoginThrottle allows at most N failures per window, per user and per
-// client, as a rate (GCRA): a burst of N failures is refused with 429 until
-// one more failure fits the rate (Window/N after the oldest counted one);
-// failures spread at or under N per Window are never refused.
+// client, as a rate (GCRA): an attempt is counted before its secret is
+// checked (a success gives its count back), and once N are counted in a
+// burst the next is refused with 429 until one more fits the rate
+// (Window/N after the oldest counted one); failures spread at or under N
+// per Window are never refused.
 type LoginThrottle struct {
-	// MaxFailuresPerUser within Window before that user name is refused
-	// with 429. 0 disables the per-user limit.
+	// MaxFailuresPerUser within Window before that WordPress user (under
+	// any spelling of her login or email) is refused with 429; her
+	// application passwords still work. 0 disables the per-user limit.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=10000

@@ -110,8 +110,8 @@ type Policy struct {
 	NotificationKey []byte
 	// Basic is nil when Basic authentication is off.
 	Basic *Basic
-	// LoginUser and LoginClient throttle failed logins per user name and
-	// per client address (Max 0: off).
+	// LoginUser and LoginClient throttle logins per WordPress user and per
+	// client address (Max 0: off); see loginthrottle.
 	LoginUser, LoginClient store.Limit
 	// RefreshTTL bounds a login's refresh-token family.
 	RefreshTTL time.Duration

@@ -35,8 +35,8 @@ type memFamily struct {
 
 // memThrottle is one key's GCRA state (see store.Throttles).
 type memThrottle struct {
-	tat     time.Time // theoretical arrival time of the next failure
-	allowAt time.Time // when the next failure conforms: tat - tolerance
+	tat     time.Time // theoretical arrival time of the next attempt
+	allowAt time.Time // when the next attempt conforms: tat - tolerance
 }
 
 // NewMemory returns an empty store. now is the clock used to sweep
@@ -245,9 +245,9 @@ func (m *Memory) Throttled(_ context.Context, key string, now time.Time) (time.D
 	return 0, nil
 }
 
-// Fail is GCRA (store.Throttles): the failure pushes the key's TAT one
-// interval past max(TAT, now).
-func (m *Memory) Fail(_ context.Context, key string, limit Limit, now time.Time) (time.Duration, error) {
+// Attempt is GCRA (store.Throttles) under the lock: a conforming attempt
+// pushes the key's TAT one interval past max(TAT, now).
+func (m *Memory) Attempt(_ context.Context, key string, limit Limit, now time.Time) (time.Duration, error) {
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return 0, nil
 	}
@@ -263,18 +263,30 @@ func (m *Memory) Fail(_ context.Context, key string, limit Limit, now time.Time)
 	if tat.Before(now) {
 		tat = now
 	}
+	if allow := tat.Add(-limit.Tolerance()); now.Before(allow) {
+		return allow.Sub(now), nil
+	}
 	t.tat = tat.Add(limit.Interval())
 	t.allowAt = t.tat.Add(-limit.Tolerance())
-	if now.Before(t.allowAt) {
-		return t.allowAt.Sub(now), nil
-	}
 	return 0, nil
 }
 
-func (m *Memory) Reset(_ context.Context, key string) error {
+func (m *Memory) Release(_ context.Context, key string, limit Limit, now time.Time) error {
+	if limit.Max <= 0 || limit.Window <= 0 {
+		return nil
+	}
 	m.mu.Lock()
-	delete(m.throttles, key)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	t := m.throttles[key]
+	if t == nil {
+		return nil
+	}
+	t.tat = t.tat.Add(-limit.Interval())
+	if !now.Before(t.tat) {
+		delete(m.throttles, key) // at rest
+		return nil
+	}
+	t.allowAt = t.tat.Add(-limit.Tolerance())
 	return nil
 }
 

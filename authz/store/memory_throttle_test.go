@@ -14,16 +14,17 @@ func TestMemoryForgetsThrottlesAtRest(t *testing.T) {
 	now := t0
 	m := NewMemory(func() time.Time { return now })
 	lim := Limit{Max: 3, Window: time.Minute}
-	if _, err := m.Fail(ctx, "rested", lim, t0); err != nil { // TAT t0+20s
+	if _, err := m.Attempt(ctx, "rested", lim, t0); err != nil { // TAT t0+20s
 		t.Fatal(err)
 	}
-	for range 10 { // TAT t0+200s
-		if _, err := m.Fail(ctx, "busy", lim, t0); err != nil {
+	slow := Limit{Max: 10, Window: 10 * time.Minute}
+	for range 10 { // TAT t0+10m
+		if _, err := m.Attempt(ctx, "busy", slow, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now = t0.Add(2 * time.Minute) // the next write sweeps
-	if _, err := m.Fail(ctx, "new", lim, now); err != nil {
+	if _, err := m.Attempt(ctx, "new", lim, now); err != nil {
 		t.Fatal(err)
 	}
 	m.mu.RLock()

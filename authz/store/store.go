@@ -83,54 +83,63 @@ type RefreshRecord struct {
 	AccessExpiresAt time.Time
 }
 
-// Throttles count failures per key (a user, a client address) with the
-// generic cell rate algorithm (GCRA): a key may fail at limit.Max/
-// limit.Window on average, with bursts of up to limit.Max - 1 failures on
-// top of a rested key; the limit.Max-th failure of a burst blocks it. The
-// state is one instant per key, the theoretical arrival time (TAT) of the
-// next failure: every failure moves it to max(TAT, now) + Window/Max. A
-// key is blocked while TAT - now > Window - Window/Max, until exactly the
-// moment the next failure would conform again. Unlike a fixed window
-// there is no edge where two bursts meet: any limit.Max failures closer
-// together than Window/Max block, wherever they fall, and failures spread
-// at or under the rate never do. A key at rest (TAT <= now) is as good as
-// a new one, and implementations forget it then.
+// Throttles count login attempts per key (a WordPress user, a client
+// address) with the generic cell rate algorithm (GCRA): a key may be
+// tried at limit.Max/limit.Window on average, with a burst of up to
+// limit.Max attempts from a rested key. The state is one instant per key,
+// the theoretical arrival time (TAT): every counted attempt moves it to
+// max(TAT, now) + Window/Max, and an attempt conforms while
+// TAT - now <= Window - Window/Max. Unlike a fixed window there is no
+// edge where two bursts meet: of any attempts closer together than
+// Window/Max, at most limit.Max are counted, wherever they fall, and
+// attempts spread at or under the rate always conform. A key at rest
+// (TAT <= now) is as good as a new one, and implementations forget it
+// then.
 //
-// Every failure counts, also one recorded while the key is blocked (an
-// attempt that raced past Throttled was still a password tried): the
-// block lengthens by Window/Max.
+// An attempt is counted before it is evaluated, in one atomic step per
+// key (Attempt): of any number of simultaneous attempts, on any number
+// of replicas, exactly as many as the limit leaves room for are let
+// through. A refused attempt is not counted (nothing was evaluated), so
+// a blocked key opens on time whatever is sent at it. A caller whose
+// attempt succeeded gives its slot back (Release): the limits count
+// failures, and a slot held while a check runs.
 //
 // Time is the caller's now, not the backend's clock, so that every
 // implementation agrees with the in-memory one under a test clock; in
 // production the replicas' clocks are NTP-synced, and a skew of d between
 // two replicas shifts the waits they compute by at most d.
 type Throttles interface {
-	// Throttled reports how long key must wait before its next failure
-	// would conform; 0 when it may try now.
+	// Attempt takes a slot for one attempt on key at now under limit.
+	// When the attempt conforms it is counted and Attempt returns 0;
+	// when key is blocked nothing is counted and Attempt returns how
+	// long until an attempt would conform. A limit with Max <= 0 counts
+	// nothing and never blocks.
+	Attempt(ctx context.Context, key string, limit Limit, now time.Time) (time.Duration, error)
+	// Release gives back one slot that Attempt took on key under limit
+	// (the attempt succeeded). It never takes key below rest.
+	Release(ctx context.Context, key string, limit Limit, now time.Time) error
+	// Throttled reports how long key must wait before an attempt would
+	// conform; 0 when it may try now. It counts nothing: it is for a
+	// caller that evaluates no guess (a credential verified earlier).
 	Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error)
-	// Fail records a failure at now under limit and returns the wait it
-	// leaves (0 when key may still try at once).
-	Fail(ctx context.Context, key string, limit Limit, now time.Time) (time.Duration, error)
-	// Reset forgets key's failures (after a success).
-	Reset(ctx context.Context, key string) error
 }
 
-// Limit is a throttle rule: at most Max failures per Window on average,
-// and Max - 1 in a burst.
+// Limit is a throttle rule: at most Max attempts per Window on average,
+// and Max in a burst.
 type Limit struct {
 	Max    int
 	Window time.Duration
 }
 
-// Interval is the emission interval: the time one failure takes to be
-// forgiven, Window/Max in whole microseconds (at least one), so that
+// Interval is the emission interval: the time one counted attempt takes
+// to be forgiven, Window/Max in whole microseconds (at least one), so that
 // every backend computes with the same value.
 func (l Limit) Interval() time.Duration {
 	return max((l.Window / time.Duration(l.Max)).Truncate(time.Microsecond), time.Microsecond)
 }
 
 // Tolerance is how far ahead of now the TAT may run before the key is
-// blocked: room for Max - 1 failures.
+// blocked: room for Max - 1 attempts besides the one being counted.
 func (l Limit) Tolerance() time.Duration {
 	return l.Interval() * time.Duration(l.Max-1)
 }

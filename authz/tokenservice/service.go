@@ -38,6 +38,7 @@ import (
 	"github.com/wpauthz/wpauthz/authz"
 	"github.com/wpauthz/wpauthz/authz/credential"
 	"github.com/wpauthz/wpauthz/authz/jwtauth"
+	"github.com/wpauthz/wpauthz/authz/loginthrottle"
 	"github.com/wpauthz/wpauthz/authz/policy"
 	"github.com/wpauthz/wpauthz/authz/store"
 	"github.com/wpauthz/wpauthz/authz/wperror"
@@ -307,34 +308,32 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, p *policy.Policy
 	}
 	name, password := ps["username"], ps["password"]
 	now := s.now()
-	keys := authz.ThrottleKeys(p, name, s.clientIP(r))
-	if wait, err := s.throttled(ctx, keys, now); err != nil {
-		s.log.WarnContext(ctx, "login: throttle unavailable", "policy", p.Key(), "err", err)
-		writeError(w, wperror.Unavailable)
-		return
-	} else if wait != 0 {
-		writeThrottled(w, wait)
-		return
-	}
 	// The login endpoint takes what WordPress's wp_authenticate takes in
 	// a REST request: the password, or an application password once the
 	// site uses them.
-	u, _, err := p.Users.Authenticate(ctx, name, password, wpusers.Accept{Passwords: true, AppPasswords: true})
+	guard := loginthrottle.Guard{Store: s.store}
+	u, _, err := guard.Login(ctx, p, s.clientIP(r), name, password, wpusers.Accept{Passwords: true, AppPasswords: true}, now)
+	var blocked *loginthrottle.Blocked
 	switch {
 	case errors.Is(err, wpusers.ErrInvalidCredentials):
-		authz.RecordFailure(ctx, s.store, s.log, p, keys, now)
 		if jwtAuth {
 			writeError(w, wperror.JWTAuthInvalidCredentials)
 		} else {
 			writeError(w, wperror.InvalidCredentials)
 		}
 		return
+	case errors.As(err, &blocked):
+		writeThrottled(w, blocked.Wait)
+		return
+	case errors.Is(err, loginthrottle.ErrUnavailable):
+		s.log.WarnContext(ctx, "login: throttle unavailable", "policy", p.Key(), "err", err)
+		writeError(w, wperror.Unavailable)
+		return
 	case err != nil:
 		s.log.WarnContext(ctx, "login: user directory unavailable", "policy", p.Key(), "err", err)
 		writeError(w, wperror.Unavailable)
 		return
 	}
-	_ = s.store.Reset(ctx, keys[0])
 
 	access, claims, refresh, rec, err := s.issue(ctx, p, u, "")
 	if err != nil {
@@ -718,23 +717,4 @@ func writeThrottled(w http.ResponseWriter, wait time.Duration) {
 	}
 	w.WriteHeader(d.Status)
 	w.Write(d.Body)
-}
-
-// throttled is the longest wait of keys. It fails closed: without the
-// throttle store a login would be an unthrottled password oracle (a wrong
-// password answers 401, a right one 503 when the refresh token cannot be
-// stored).
-func (s *Service) throttled(ctx context.Context, keys [2]string, now time.Time) (time.Duration, error) {
-	var wait time.Duration
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		d, err := s.store.Throttled(ctx, k, now)
-		if err != nil {
-			return 0, err
-		}
-		wait = max(wait, d)
-	}
-	return wait, nil
 }

@@ -104,8 +104,8 @@ var (
 	// endpoint) that do not match — one answer for an unknown user and a
 	// wrong password, so that nobody learns which users exist.
 	InvalidCredentials = define(http.StatusUnauthorized, "wpauthz_invalid_credentials", "The username or password is incorrect.")
-	// TooManyAttempts: too many failed logins for this user name or from
-	// this client; Retry-After says when to try again.
+	// TooManyAttempts: too many failed logins for this WordPress user or
+	// from this client; Retry-After says when to try again.
 	TooManyAttempts = define(http.StatusTooManyRequests, "wpauthz_too_many_attempts", "Too many failed login attempts. Try again later.")
 	// InvalidRequest: a token endpoint request with missing, repeated,
 	// oversized or malformed parameters (bad JSON, arrays).

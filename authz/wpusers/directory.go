@@ -214,9 +214,9 @@ func (d *Directory) User(ctx context.Context, id int64) (*User, error) {
 	return d.lookupID(ctx, id, d.cfg.Now())
 }
 
-// Lookup finds a user by login or email without checking any secret (the
-// token service reads the user a refresh token belongs to by ID; this is
-// for admin tools).
+// Lookup finds a user by login or email without checking any secret,
+// exactly as Authenticate finds them (the login throttle keys its per-user
+// bucket on the result; admin tools use it too).
 func (d *Directory) Lookup(ctx context.Context, name string) (*User, error) {
 	return d.lookupName(ctx, name, d.cfg.Now())
 }

@@ -45,8 +45,10 @@ type StaticAppPassword struct {
 	Hash string `json:"hash"`
 }
 
-// Static is a Source over a fixed list. Logins and emails match
-// case-insensitively (ASCII), as WordPress's default collation does.
+// Static is a Source over a fixed list. Logins and emails match as the
+// database would compare them under WordPress's default collation
+// (utf8mb4_unicode_520_ci: case, accents, width and trailing spaces
+// ignored): by their primary collation weights (collationKey).
 type Static struct {
 	inUse   bool
 	byID    map[int64]*User
@@ -76,7 +78,7 @@ func ParseStatic(data []byte) (*Static, error) {
 		for _, ap := range su.ApplicationPasswords {
 			u.AppPasswords = append(u.AppPasswords, AppPassword{Name: ap.Name, UUID: ap.UUID, Hash: ap.Hash})
 		}
-		login := strings.ToLower(su.Login)
+		login := string(collationKey(su.Login))
 		if _, dup := s.byID[u.ID]; dup {
 			return nil, fmt.Errorf("wpusers: users file: users[%d]: id %d is listed twice", i, u.ID)
 		}
@@ -85,8 +87,8 @@ func ParseStatic(data []byte) (*Static, error) {
 		}
 		s.byID[u.ID], s.byLogin[login] = u, u
 		if u.Email != "" {
-			if _, dup := s.byEmail[strings.ToLower(u.Email)]; !dup {
-				s.byEmail[strings.ToLower(u.Email)] = u
+			if email := string(collationKey(u.Email)); s.byEmail[email] == nil {
+				s.byEmail[email] = u
 			}
 		}
 	}
@@ -101,11 +103,12 @@ func clone(u *User) *User {
 }
 
 func (s *Static) FindByName(_ context.Context, name string) (*User, error) {
-	if u, ok := s.byLogin[strings.ToLower(name)]; ok {
+	key := string(collationKey(name))
+	if u, ok := s.byLogin[key]; ok {
 		return clone(u), nil
 	}
 	if looksLikeEmail(name) {
-		if u, ok := s.byEmail[strings.ToLower(name)]; ok {
+		if u, ok := s.byEmail[key]; ok {
 			return clone(u), nil
 		}
 	}

@@ -51,6 +51,8 @@ type env struct {
 	clock *clock
 	store *store.Memory
 	ip    string // the client address the token service sees
+	// mariadb: the users come from a real MariaDB (newMariaDBEnv).
+	mariadb bool
 	// snapshot is the policy set the engine serves.
 	snapshot func() *policy.Snapshot
 }

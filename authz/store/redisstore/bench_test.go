@@ -42,18 +42,18 @@ func BenchmarkThrottle(b *testing.B) {
 		names[i] = "login:user:default/local:user" + strconv.Itoa(i)
 	}
 	for _, st := range stores {
-		// Half the keys have failures, half none.
+		// Half the keys have attempts counted, half none.
 		for i := 0; i < keys; i += 2 {
-			if _, err := st.s.Fail(context.Background(), names[i], lim, time.Now()); err != nil {
+			if _, err := st.s.Attempt(context.Background(), names[i], lim, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.Run(st.name+"/Fail", func(b *testing.B) {
+		b.Run(st.name+"/Attempt", func(b *testing.B) {
 			ctx := context.Background()
 			now := time.Now()
 			i := 0
 			for b.Loop() {
-				if _, err := st.s.Fail(ctx, names[i%keys], lim, now); err != nil {
+				if _, err := st.s.Attempt(ctx, names[i%keys], lim, now); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -70,14 +70,14 @@ func BenchmarkThrottle(b *testing.B) {
 				i++
 			}
 		})
-		b.Run(st.name+"/FailParallel", func(b *testing.B) {
+		b.Run(st.name+"/AttemptParallel", func(b *testing.B) {
 			b.SetParallelism(8) // 8 callers per core in flight
 			var n atomic.Int64
 			now := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				for pb.Next() {
-					if _, err := st.s.Fail(ctx, names[n.Add(1)%keys], lim, now); err != nil {
+					if _, err := st.s.Attempt(ctx, names[n.Add(1)%keys], lim, now); err != nil {
 						b.Error(err)
 						return
 					}

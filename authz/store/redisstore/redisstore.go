@@ -17,7 +17,7 @@
 //	{f:FAMILY}:fam     hash: revoked flag, m:ID -> "accessJTI|accessExp"
 //	rtf:ID             string: refresh token ID -> family (immutable index)
 //	thr:KEY            hash: one throttle key's GCRA state (t: theoretical
-//	                   arrival time, a: when the next failure conforms;
+//	                   arrival time, a: when the next attempt conforms;
 //	                   µs), expiring when the bucket is empty (at t)
 //
 // Rotation runs as one script on the family's slot: it checks the spent
@@ -700,8 +700,8 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 
 func (s *Store) thrKey(key string) string { return s.opts.Prefix + "thr:" + key }
 
-// Throttled reads when key's next failure conforms. Like Fail it uses the
-// caller's now, not Redis's TIME (store.Throttles says why).
+// Throttled reads when key's next attempt conforms. Like Attempt it uses
+// the caller's now, not Redis's TIME (store.Throttles says why).
 func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error) {
 	if err := s.check(); err != nil {
 		return 0, err
@@ -723,16 +723,17 @@ func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.
 	return 0, nil
 }
 
-// Fail records a failure with one script run on the key's slot (GCRA,
-// store.Throttles), at the caller's now.
-func (s *Store) Fail(ctx context.Context, key string, limit store.Limit, now time.Time) (time.Duration, error) {
+// Attempt takes a slot with one script run on the key's slot (GCRA,
+// store.Throttles), at the caller's now: the test and the count are one
+// step, whatever the number of replicas.
+func (s *Store) Attempt(ctx context.Context, key string, limit store.Limit, now time.Time) (time.Duration, error) {
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return 0, nil
 	}
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	us, err := fail.Run(ctx, s.rdb, []string{s.thrKey(key)},
+	us, err := attempt.Run(ctx, s.rdb, []string{s.thrKey(key)},
 		now.UnixMicro(), limit.Interval().Microseconds(), limit.Tolerance().Microseconds()).Int64()
 	if err != nil {
 		return 0, unavailable(err)
@@ -740,11 +741,15 @@ func (s *Store) Fail(ctx context.Context, key string, limit store.Limit, now tim
 	return time.Duration(us) * time.Microsecond, nil
 }
 
-func (s *Store) Reset(ctx context.Context, key string) error {
+func (s *Store) Release(ctx context.Context, key string, limit store.Limit, now time.Time) error {
+	if limit.Max <= 0 || limit.Window <= 0 {
+		return nil
+	}
 	if err := s.check(); err != nil {
 		return err
 	}
-	return unavailable(s.rdb.Del(ctx, s.thrKey(key)).Err())
+	return unavailable(release.Run(ctx, s.rdb, []string{s.thrKey(key)},
+		now.UnixMicro(), limit.Interval().Microseconds(), limit.Tolerance().Microseconds()).Err())
 }
 
 var _ store.Store = (*Store)(nil)

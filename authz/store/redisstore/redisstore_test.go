@@ -64,9 +64,14 @@ func prefix() string { return fmt.Sprintf("wpauthz:t%d:", seq.Add(1)) }
 // (storetest.ThrottleKeeper) through a client of its own.
 type keeper struct {
 	*redisstore.Store
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	replica func(t *testing.T) *redisstore.Store
 }
+
+// Replica implements storetest.Replicator: another store, with its own
+// client, on the same server and prefix.
+func (k keeper) Replica(t *testing.T) store.Store { return k.replica(t) }
 
 func (k keeper) ThrottleKept(ctx context.Context, key string, _ time.Time) (time.Duration, bool, error) {
 	d, err := k.rdb.PTTL(ctx, k.prefix+"thr:"+key).Result()
@@ -86,7 +91,8 @@ func conformance(t *testing.T, mk func(t *testing.T, prefix string) (*redisstore
 	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
 		p := prefix()
 		s, rdb := mk(t, p)
-		return keeper{Store: s, rdb: rdb, prefix: p}, func() {}
+		replica := func(t *testing.T) *redisstore.Store { r, _ := mk(t, p); return r }
+		return keeper{Store: s, rdb: rdb, prefix: p, replica: replica}, func() {}
 	})
 }
 
@@ -112,7 +118,7 @@ func TestThrottleState(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 123_457_000, time.UTC) // odd µs
 	lim := store.Limit{Max: 3, Window: 3 * time.Second}
 	for range 3 {
-		if _, err := s.Fail(ctx, "odd", lim, now); err != nil {
+		if _, err := s.Attempt(ctx, "odd", lim, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +134,7 @@ func TestThrottleState(t *testing.T) {
 		t.Fatalf("Throttled = %v %v", w, err)
 	}
 	// One failure of 2 per 300ms: kept 150ms, then gone.
-	if _, err := s.Fail(ctx, "short", store.Limit{Max: 2, Window: 300 * time.Millisecond}, time.Now()); err != nil {
+	if _, err := s.Attempt(ctx, "short", store.Limit{Max: 2, Window: 300 * time.Millisecond}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if d := rdb.PTTL(ctx, p+"thr:short").Val(); d <= 0 || d > 150*time.Millisecond {
@@ -284,7 +290,7 @@ func TestOutage(t *testing.T) {
 	}
 	// Token endpoints' operations fail at once.
 	start := time.Now()
-	if _, err := b.Fail(ctx, "user:x", store.Limit{Max: 3, Window: time.Minute}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
+	if _, err := b.Attempt(ctx, "user:x", store.Limit{Max: 3, Window: time.Minute}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Fail during outage: %v", err)
 	}
 	if _, err := b.RotateRefresh(ctx, "x", store.RefreshRecord{ID: "y"}, time.Now()); !errors.Is(err, redisstore.ErrUnavailable) {

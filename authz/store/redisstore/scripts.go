@@ -111,24 +111,46 @@ redis.call('HSET', KEYS[1], 'revoked', '1')
 return live_members(KEYS[1], tonumber(ARGV[1]), {})
 `)
 
-// fail is GCRA (store.Throttles): KEYS[1] throttle hash (t: TAT, a:
-// when the next failure conforms, both µs). ARGV[1] now, ARGV[2] interval,
-// ARGV[3] tolerance (µs, from store.Limit). Returns the wait in µs (0: not
-// blocked).
+// attempt is GCRA (store.Throttles): KEYS[1] throttle hash (t: TAT, a:
+// when the next attempt conforms, both µs). ARGV[1] now, ARGV[2]
+// interval, ARGV[3] tolerance (µs, from store.Limit). A conforming
+// attempt is counted and 0 returned; otherwise nothing changes and the
+// wait in µs is returned.
 //
 // Times are µs since the epoch (16 digits, exact in Lua's doubles);
 // they are written with string.format('%d') so that no conversion (Lua's
 // own tostring keeps only 14 digits) can round them. The key
 // expires when the bucket is empty (at TAT), where no entry means the
 // same as an entry: nothing is kept longer than it matters.
-var fail = redis.NewScript(`
+var attempt = redis.NewScript(thrWrite + `
 local now, iv, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local tat = tonumber(redis.call('HGET', KEYS[1], 't')) or now
 if tat < now then tat = now end
-tat = tat + iv
-local allow = tat - tol
-redis.call('HSET', KEYS[1], 't', string.format('%d', tat), 'a', string.format('%d', allow))
-redis.call('PEXPIRE', KEYS[1], string.format('%d', math.ceil((tat - now) / 1000)))
-if allow > now then return allow - now end
+if tat - tol > now then return tat - tol - now end
+thr_write(KEYS[1], tat + iv, tol, now)
 return 0
 `)
+
+// release gives back one slot: the TAT moves back one interval, and the
+// key goes when that puts it at rest. Same arguments as attempt.
+var release = redis.NewScript(thrWrite + `
+local now, iv, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('HGET', KEYS[1], 't'))
+if not tat then return 0 end
+tat = tat - iv
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  thr_write(KEYS[1], tat, tol, now)
+end
+return 0
+`)
+
+// thrWrite stores a TAT and the instant the next attempt conforms, kept
+// until the bucket is empty.
+const thrWrite = `
+local function thr_write(key, tat, tol, now)
+  redis.call('HSET', key, 't', string.format('%d', tat), 'a', string.format('%d', tat - tol))
+  redis.call('PEXPIRE', key, string.format('%d', math.ceil((tat - now) / 1000)))
+end
+`

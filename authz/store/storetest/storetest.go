@@ -179,100 +179,118 @@ type ThrottleKeeper interface {
 	ThrottleKept(ctx context.Context, key string, now time.Time) (d time.Duration, kept bool, err error)
 }
 
+// Replicator is implemented by a store under test (or the Factory's
+// wrapper of one) whose state is shared by replicas: Replica returns
+// another store instance on the same backend state (Redis: its own client
+// on the same server and prefix), for the cases that race two replicas.
+type Replicator interface {
+	Replica(t *testing.T) store.Store
+}
+
 // runThrottles checks GCRA semantics (store.Throttles). Every case is one
-// a fixed window (counted from the first failure or aligned) gets wrong.
+// a fixed window (counted from the first attempt or aligned), or a
+// check-then-record pattern, gets wrong.
 func runThrottles(t *testing.T, newStore Factory) {
 	ctx := context.Background()
 	sec := func(s float64) time.Time { return base.Add(time.Duration(math.Round(s*1e6)) * time.Microsecond) }
-	// 3 per minute: one failure is forgiven every 20s, a burst of 3 blocks.
+	// 3 per minute: one attempt is forgiven every 20s, a burst of 3 fills
+	// the bucket.
 	lim := store.Limit{Max: 3, Window: time.Minute}
 
 	t.Run("ThrottleBurstAndExactWaits", func(t *testing.T) {
 		s, _ := newStore(t)
 		const k = "user:jane"
-		fail(t, s, k, lim, base, 0)
-		fail(t, s, k, lim, base, 0)
+		attempt(t, s, k, lim, base, 0)
+		attempt(t, s, k, lim, base, 0)
 		throttled(t, s, k, base, 0)
-		// The third failure of a burst blocks until one is forgiven: 20s,
-		// not the rest of a window.
-		fail(t, s, k, lim, base, 20*time.Second)
+		attempt(t, s, k, lim, base, 0)
+		// A burst of Max is evaluated; the next waits until one attempt is
+		// forgiven: 20s, not the rest of a window.
+		throttled(t, s, k, base, 20*time.Second)
+		attempt(t, s, k, lim, base, 20*time.Second)
 		throttled(t, s, k, sec(5), 15*time.Second)
 		throttled(t, s, k, sec(19.999), time.Millisecond)
 		throttled(t, s, k, sec(20), 0)
-		// Only one failure was forgiven: the next blocks again at once,
-		// for one interval.
-		fail(t, s, k, lim, sec(20), 20*time.Second)
-		// A failure recorded while blocked (it raced past Throttled)
-		// still counts: the block grows by an interval.
-		fail(t, s, k, lim, sec(25), 35*time.Second)
-		throttled(t, s, k, sec(59.5), 500*time.Millisecond)
-		throttled(t, s, k, sec(60), 0)
-		// At rest once every failure is forgiven (TAT base+100s): a full
+		// Only one was forgiven: one more conforms, then the key is
+		// blocked again for one interval.
+		attempt(t, s, k, lim, sec(20), 0)
+		attempt(t, s, k, lim, sec(20), 20*time.Second)
+		// A refused attempt is not counted: the block does not grow,
+		// however many are sent.
+		for range 10 {
+			attempt(t, s, k, lim, sec(25), 15*time.Second)
+		}
+		throttled(t, s, k, sec(39.5), 500*time.Millisecond)
+		throttled(t, s, k, sec(40), 0)
+		// At rest once every attempt is forgiven (TAT base+80s): a full
 		// burst again.
-		fail(t, s, k, lim, sec(100), 0)
-		fail(t, s, k, lim, sec(100), 0)
-		fail(t, s, k, lim, sec(100), 20*time.Second)
+		attempt(t, s, k, lim, sec(80), 0)
+		attempt(t, s, k, lim, sec(80), 0)
+		attempt(t, s, k, lim, sec(80), 0)
+		attempt(t, s, k, lim, sec(80), 20*time.Second)
 	})
 
 	t.Run("ThrottleEvenlySpacedNeverBlocks", func(t *testing.T) {
 		s, _ := newStore(t)
 		// Exactly at the rate, for many windows: a fixed window would
-		// block the third failure of each.
+		// block the fourth attempt of each.
 		for i := range 30 {
 			now := base.Add(time.Duration(i) * 20 * time.Second)
 			throttled(t, s, "at-rate", now, 0)
-			fail(t, s, "at-rate", lim, now, 0)
+			attempt(t, s, "at-rate", lim, now, 0)
 		}
 		// Under the rate, with jitter that never goes above it.
 		now := base
 		for i := range 30 {
 			now = now.Add(20*time.Second + time.Duration(i%4)*time.Second)
-			throttled(t, s, "under-rate", now, 0)
-			fail(t, s, "under-rate", lim, now, 0)
+			attempt(t, s, "under-rate", lim, now, 0)
 		}
-		// Max 1: every failure blocks for exactly one window, and
-		// failures a window apart are never refused.
+		// Max 1: every attempt blocks the next for exactly one window,
+		// and attempts a window apart are never refused.
 		one := store.Limit{Max: 1, Window: 10 * time.Second}
 		for i := range 10 {
 			now := base.Add(time.Duration(i) * 10 * time.Second)
-			throttled(t, s, "one", now, 0)
-			fail(t, s, "one", one, now, 10*time.Second)
+			attempt(t, s, "one", one, now, 0)
+			attempt(t, s, "one", one, now, 10*time.Second)
 		}
 	})
 
 	t.Run("ThrottleNoEdgeDoubleBurst", func(t *testing.T) {
 		s, _ := newStore(t)
-		// 4 per minute: interval 15s, a burst of 4 blocks.
+		// 4 per minute: interval 15s, a burst of 4 fills the bucket.
 		lim4 := store.Limit{Max: 4, Window: time.Minute}
 		const k = "client:203.0.113.9"
-		fail(t, s, k, lim4, base, 0) // opens a fixed window [0s, 60s)
+		attempt(t, s, k, lim4, base, 0) // opens a fixed window [0s, 60s)
 		// Two just before that window would end, two just after it: four
-		// failures within 0.2s. A fixed window lets all four through
+		// attempts within 0.2s. A fixed window lets a fifth through
 		// (and with aligned windows, 2×Max around the edge).
-		fail(t, s, k, lim4, sec(59.9), 0)
-		fail(t, s, k, lim4, sec(59.9), 0)
+		attempt(t, s, k, lim4, sec(59.9), 0)
+		attempt(t, s, k, lim4, sec(59.9), 0)
 		throttled(t, s, k, sec(60.1), 0)
-		fail(t, s, k, lim4, sec(60.1), 0)
-		fail(t, s, k, lim4, sec(60.1), 14800*time.Millisecond)
+		attempt(t, s, k, lim4, sec(60.1), 0)
+		attempt(t, s, k, lim4, sec(60.1), 0)
+		attempt(t, s, k, lim4, sec(60.1), 14800*time.Millisecond)
 		throttled(t, s, k, sec(70), 4900*time.Millisecond)
-		// Once allowed, one more failure: blocked one interval exactly.
+		// Once allowed, one more: then blocked one interval exactly.
 		throttled(t, s, k, sec(74.9), 0)
-		fail(t, s, k, lim4, sec(74.9), 15*time.Second)
+		attempt(t, s, k, lim4, sec(74.9), 0)
+		attempt(t, s, k, lim4, sec(74.9), 15*time.Second)
 
-		// Max failures packed anywhere, closer than one interval: always
-		// blocked, whatever happened before.
+		// Max attempts packed anywhere, closer than one interval: the
+		// next is always refused, whatever happened before.
 		for i, off := range []float64{0, 7.5, 14.99, 29.999, 59.999, 60, 61} {
 			key := fmt.Sprintf("packed-%d", i)
-			fail(t, s, key, lim4, base, 0) // earlier history
+			attempt(t, s, key, lim4, base, 0) // earlier history
 			start := sec(off)
-			var wait time.Duration
 			for j := range 4 {
-				w, err := s.Fail(ctx, key, lim4, start.Add(time.Duration(j)*time.Second))
-				must(t, err)
-				wait = w
+				if _, err := s.Attempt(ctx, key, lim4, start.Add(time.Duration(j)*time.Second)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if wait == 0 {
-				t.Fatalf("4 failures within 3s starting at +%vs were not blocked", off)
+			w, err := s.Attempt(ctx, key, lim4, start.Add(3*time.Second))
+			must(t, err)
+			if w == 0 {
+				t.Fatalf("a fifth attempt after 4 within 3s starting at +%vs was let through", off)
 			}
 		}
 	})
@@ -280,99 +298,146 @@ func runThrottles(t *testing.T, newStore Factory) {
 	t.Run("ThrottleKeysAreIsolated", func(t *testing.T) {
 		s, _ := newStore(t)
 		for range 3 {
-			_, err := s.Fail(ctx, "user:jane", lim, base)
-			must(t, err)
+			attempt(t, s, "user:jane", lim, base, 0)
 		}
 		throttled(t, s, "user:jane", base, 20*time.Second)
 		for _, other := range []string{"user:sam", "user:jan", "user:jane2", "User:jane", "{user:jane}", "client:user:jane"} {
 			throttled(t, s, other, base, 0)
 		}
 		// Another key's budget is whole.
-		fail(t, s, "user:sam", lim, base, 0)
-		fail(t, s, "user:sam", lim, base, 0)
+		attempt(t, s, "user:sam", lim, base, 0)
+		attempt(t, s, "user:sam", lim, base, 0)
 		throttled(t, s, "user:jane", base, 20*time.Second)
 		// Each call brings its limit: a laxer one on a third key.
 		lax := store.Limit{Max: 10, Window: time.Minute}
-		for range 9 {
-			fail(t, s, "user:kim", lax, base, 0)
+		for range 10 {
+			attempt(t, s, "user:kim", lax, base, 0)
 		}
-		fail(t, s, "user:kim", lax, base, 6*time.Second)
-	})
-
-	t.Run("ThrottleReset", func(t *testing.T) {
-		s, _ := newStore(t)
+		attempt(t, s, "user:kim", lax, base, 6*time.Second)
+		// A limit of 0 counts nothing.
 		for range 5 {
-			_, err := s.Fail(ctx, "user:jane", lim, base)
-			must(t, err)
+			attempt(t, s, "user:off", store.Limit{}, base, 0)
 		}
-		fail(t, s, "user:sam", lim, base, 0)
-		throttled(t, s, "user:jane", sec(1), 59*time.Second)
-		must(t, s.Reset(ctx, "user:jane"))
-		throttled(t, s, "user:jane", sec(1), 0)
-		// Reset forgets everything: a full burst again.
-		fail(t, s, "user:jane", lim, sec(1), 0)
-		fail(t, s, "user:jane", lim, sec(1), 0)
-		fail(t, s, "user:jane", lim, sec(1), 20*time.Second)
-		// Only that key.
-		fail(t, s, "user:sam", lim, base, 0)
-		fail(t, s, "user:sam", lim, base, 20*time.Second)
-		must(t, s.Reset(ctx, "never-failed"))
+		throttled(t, s, "user:off", base, 0)
 	})
 
-	t.Run("ThrottleConcurrentFailuresAllCount", func(t *testing.T) {
+	t.Run("ThrottleReleaseGivesBackOneSlot", func(t *testing.T) {
 		s, _ := newStore(t)
-		const n = 50
+		for range 3 {
+			attempt(t, s, "user:jane", lim, base, 0)
+		}
+		attempt(t, s, "user:jane", lim, base, 20*time.Second)
+		// One success among the three: its slot comes back, the failures
+		// stay counted.
+		must(t, s.Release(ctx, "user:jane", lim, sec(1)))
+		throttled(t, s, "user:jane", sec(1), 0)
+		attempt(t, s, "user:jane", lim, sec(1), 0)
+		attempt(t, s, "user:jane", lim, sec(1), 19*time.Second)
+		// Release never goes below rest: a key whose only slot was given
+		// back is new again, and releasing it more frees nothing extra.
+		attempt(t, s, "user:sam", lim, base, 0)
+		must(t, s.Release(ctx, "user:sam", lim, base))
+		must(t, s.Release(ctx, "user:sam", lim, base))
+		must(t, s.Release(ctx, "never-attempted", lim, base))
+		for range 3 {
+			attempt(t, s, "user:sam", lim, base, 0)
+		}
+		attempt(t, s, "user:sam", lim, base, 20*time.Second)
+		// Only that key.
+		throttled(t, s, "user:jane", sec(1), 19*time.Second)
+	})
+
+	// Hardening item 2: N parallel attempts on one key (for a backend
+	// shared by replicas, from two store instances) must let exactly Max
+	// be evaluated: the slot is taken atomically before the check.
+	t.Run("ThrottleConcurrentAttemptsExactlyMax", func(t *testing.T) {
+		s, _ := newStore(t)
+		stores := []store.Store{s, s}
+		if r, ok := s.(Replicator); ok {
+			stores[1] = r.Replica(t)
+		}
+		const n = 60
+		var evaluated atomic.Int64
 		var wg sync.WaitGroup
-		for range n {
+		start := make(chan struct{})
+		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := s.Fail(ctx, "user:raced", lim, base); err != nil {
+				<-start
+				w, err := stores[i%2].Attempt(ctx, "user:parallel", lim, base)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if w == 0 {
+					evaluated.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if got := evaluated.Load(); got != int64(lim.Max) {
+			t.Fatalf("%d of %d parallel attempts were evaluated, want exactly %d", got, n, lim.Max)
+		}
+		// The refused ones counted nothing.
+		throttled(t, s, "user:parallel", base, 20*time.Second)
+		// Parallel releases give back exactly what was taken.
+		for i := range lim.Max {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := stores[i%2].Release(ctx, "user:parallel", lim, base); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 		wg.Wait()
-		// TAT = base + 50×20s; allowed at TAT - 40s.
-		throttled(t, s, "user:raced", base, n*20*time.Second-40*time.Second)
+		throttled(t, s, "user:parallel", base, 0)
+		for range 3 {
+			attempt(t, s, "user:parallel", lim, base, 0)
+		}
+		attempt(t, s, "user:parallel", lim, base, 20*time.Second)
 	})
 
 	t.Run("ThrottleExpiry", func(t *testing.T) {
 		s, _ := newStore(t)
-		fail(t, s, "user:jane", lim, base, 0)
-		fail(t, s, "user:jane", lim, base, 0)
-		fail(t, s, "user:jane", lim, base, 20*time.Second)
-		fail(t, s, "user:sam", lim, base, 0)
-		// Kept until the bucket is empty: 60s for three failures, 20s for
-		// one; nothing for a key never failed or reset.
+		attempt(t, s, "user:jane", lim, base, 0)
+		attempt(t, s, "user:jane", lim, base, 0)
+		attempt(t, s, "user:jane", lim, base, 0)
+		attempt(t, s, "user:sam", lim, base, 0)
+		// Kept until the bucket is empty: 60s for three attempts, 20s for
+		// one; nothing for a key never tried or released to rest.
 		if k, ok := s.(ThrottleKeeper); ok {
 			kept(t, k, "user:jane", base, time.Minute)
 			kept(t, k, "user:sam", base, 20*time.Second)
 			kept(t, k, "user:nobody", base, 0)
-			must(t, s.Reset(ctx, "user:sam"))
+			must(t, s.Release(ctx, "user:sam", lim, base))
 			kept(t, k, "user:sam", base, 0)
 		} else {
 			t.Log("the store does not report how long it keeps throttle state; behaviour only")
 		}
 		// At rest (TAT passed) the key behaves as new, and not before.
 		throttled(t, s, "user:jane", sec(59.999), 0)
-		fail(t, s, "user:jane", lim, sec(59.999), 0)
-		fail(t, s, "user:jane", lim, sec(59.999), time.Millisecond) // a fresh key takes two
-		throttled(t, s, "user:jane", sec(120), 0)
-		fail(t, s, "user:jane", lim, sec(120), 0)
-		fail(t, s, "user:jane", lim, sec(120), 0)
-		fail(t, s, "user:jane", lim, sec(120), 20*time.Second)
+		attempt(t, s, "user:jane", lim, sec(59.999), 0)
+		attempt(t, s, "user:jane", lim, sec(59.999), 0)
+		attempt(t, s, "user:jane", lim, sec(59.999), time.Millisecond) // one slot not yet forgiven
+		throttled(t, s, "user:jane", sec(100), 0)
+		attempt(t, s, "user:jane", lim, sec(100), 0)
+		attempt(t, s, "user:jane", lim, sec(100), 0)
+		attempt(t, s, "user:jane", lim, sec(100), 0)
+		attempt(t, s, "user:jane", lim, sec(100), 20*time.Second)
 	})
 }
 
-func fail(t *testing.T, s store.Store, key string, lim store.Limit, now time.Time, want time.Duration) {
+func attempt(t *testing.T, s store.Store, key string, lim store.Limit, now time.Time, want time.Duration) {
 	t.Helper()
-	got, err := s.Fail(context.Background(), key, lim, now)
+	got, err := s.Attempt(context.Background(), key, lim, now)
 	if err != nil {
-		t.Fatalf("Fail(%q, +%v): %v", key, now.Sub(base), err)
+		t.Fatalf("Attempt(%q, +%v): %v", key, now.Sub(base), err)
 	}
 	if got != want {
-		t.Fatalf("Fail(%q, +%v) wait %v, want %v", key, now.Sub(base), got, want)
+		t.Fatalf("Attempt(%q, +%v) wait %v, want %v", key, now.Sub(base), got, want)
 	}
 }
 

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestHardening2_ConcurrentLoginsThroughNginx: 60 simultaneous logins
+// for one WordPress user through nginx (wpauthz with
+// --trusted-proxy-hops 1), one with the right password. The stack's
+// policy allows 5 failures per user: exactly 5 wrong passwords are
+// evaluated, the rest answer 429, and once the burst is over the right
+// password answers 429 too. The user is made for this test and the
+// requests come from a loopback address of their own (127.1.x.y, new for
+// each run), so that no other test's user or address is throttled, also
+// on a stack that is reused (WPAUTHZ_E2E_DIR).
+func TestHardening2_ConcurrentLoginsThroughNginx(t *testing.T) {
+	s := requireStack(t)
+	run := time.Now().UnixNano()
+	login := fmt.Sprintf("burst%d", run)
+	source := net.IPv4(127, 1, byte(run>>16), byte(run>>8))
+	const password = "burst-right-password"
+	out := s.PHP(t, fmt.Sprintf(`$id = wp_insert_user(['user_login' => %q, 'user_pass' => %q, 'user_email' => %q, 'role' => 'subscriber']);
+if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }
+echo $id;`, login, password, login+"@example.com"))
+	if strings.TrimSpace(out) == "" {
+		t.Fatalf("no user made: %q", out)
+	}
+
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: source}, Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+	}, Timeout: 60 * time.Second}
+	post := func(ctx context.Context, pass string) int {
+		form := url.Values{"username": {login}, "password": {pass}}.Encode()
+		req, err := http.NewRequestWithContext(ctx, "POST", s.NginxURL+"/wp-json/api/v1/token", strings.NewReader(form))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		req.Host = s.Host
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	const n, limit = 60, 5
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pass := fmt.Sprintf("wrong-%d", i)
+			if i == n-1 {
+				pass = password
+			}
+			<-start
+			st := post(context.Background(), pass)
+			mu.Lock()
+			statuses[st]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	// At most limit wrong passwords; the right one, when it came early,
+	// takes one of the slots (and gives it back).
+	wrong, right := statuses[401], statuses[200]
+	if right > 1 || wrong > limit || wrong+right < limit || statuses[429] != n-wrong-right {
+		t.Fatalf("%d of %d parallel logins through nginx were evaluated (statuses %v), want %d (the right password may take one of them) and the rest refused with 429",
+			wrong+right, n, statuses, limit)
+	}
+	if st := post(context.Background(), password); st != 429 {
+		t.Fatalf("the right password after the burst: %d, want 429", st)
+	}
+}
