@@ -69,9 +69,10 @@ const (
 	errBatchSeparator   batchRefusal = "\";\" in a query carrying requests (arg_separator.input)"
 	errBatchDropped     batchRefusal = "body larger than a post_max_size may allow, and a later source also carries requests"
 	errBatchNone        batchRefusal = "no requests parameter"
-	errBatchNotList     batchRefusal = "requests is not an array of 1 to 25 objects"
+	errBatchNotList     batchRefusal = "requests is not a list of 1 to 25 objects"
 	errBatchPath        batchRefusal = "a sub-request has no string path"
 	errBatchSubMethod   batchRefusal = "a sub-request method is not exactly POST, PUT, PATCH or DELETE"
+	errBatchSubBody     batchRefusal = "a sub-request's body is not an object"
 	errBatchHeaders     batchRefusal = "a sub-request's headers are not an object of strings"
 	errBatchOverride    batchRefusal = "a sub-request carries a method override (WordPress ignores it in a batch)"
 	errBatchSubPath     batchRefusal = "a sub-request path is not a plain absolute path"
@@ -100,7 +101,7 @@ func BatchRequests(r Request, route Route) ([]SubRequest, error) {
 		return nil, err
 	}
 	items, ok := requests.(*phpArray)
-	if !ok || len(items.keys) == 0 || len(items.keys) > MaxBatchRequests {
+	if !ok || len(items.keys) == 0 || len(items.keys) > MaxBatchRequests || !items.isList() {
 		return nil, errBatchNotList
 	}
 	subs := make([]SubRequest, 0, len(items.keys))
@@ -130,7 +131,12 @@ func batchParam(r Request) (any, error) {
 			return nil, errBatchJSON
 		}
 		if obj, ok := v.(*phpArray); ok {
-			fromJSON, _ = obj.lookup("requests")
+			var set bool
+			if fromJSON, set = obj.lookup("requests"); set && fromJSON == nil {
+				// get_param() passes over a null, but sanitize_params()
+				// validates it and WordPress answers 400.
+				return nil, errBatchNotList
+			}
 		}
 	}
 	kind, maybe := formType(ct)
@@ -228,6 +234,9 @@ func batchItem(it any) (SubRequest, error) {
 			return SubRequest{}, err
 		}
 	}
+	if b, set := obj.lookup("body"); set && !isPHPObject(b) {
+		return SubRequest{}, errBatchSubBody
+	}
 	route, err := batchSubRoute(path)
 	if err != nil {
 		return SubRequest{}, err
@@ -239,12 +248,12 @@ func batchItem(it any) (SubRequest, error) {
 // WordPress ignores it inside a batch (the method is the item's), but a
 // client that sends one expects another method than the one that runs.
 func checkSubHeaders(h any) error {
-	if h == "" {
-		return nil // rest_is_object('') holds: no headers
+	if !isPHPObject(h) {
+		return errBatchHeaders
 	}
 	obj, ok := h.(*phpArray)
 	if !ok {
-		return errBatchHeaders
+		return nil // "": no headers
 	}
 	for _, k := range obj.keys {
 		// WP_REST_Request::canonicalize_header_name: lower case, "-" is "_".
@@ -253,6 +262,12 @@ func checkSubHeaders(h any) error {
 		}
 	}
 	return nil
+}
+
+// isPHPObject is rest_is_object(): an array, or "".
+func isPHPObject(v any) bool {
+	_, isArray := v.(*phpArray)
+	return isArray || v == ""
 }
 
 // batchSubRoute returns the canonical route of a sub-request path as

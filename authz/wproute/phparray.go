@@ -66,6 +66,16 @@ func (a *phpArray) set(k phpKey, v any) {
 
 func (a *phpArray) push(v any) { a.set(phpKey{num: a.next, isNum: true}, v) }
 
+// isList is wp_is_numeric_array(): every key is an integer.
+func (a *phpArray) isList() bool {
+	for _, k := range a.keys {
+		if !k.isNum {
+			return false
+		}
+	}
+	return true
+}
+
 // values returns the values in order (PHP's array_values).
 func (a *phpArray) values() []any {
 	out := make([]any, len(a.keys))

@@ -14,8 +14,9 @@ import (
 	"unicode/utf8"
 )
 
-// phpJSONDepth is json_decode()'s default depth: arrays and objects may
-// nest 512 deep.
+// phpJSONDepth is json_decode()'s default depth, 512. PHP counts the
+// values inside the innermost array as a level too: arrays and objects may
+// nest 511 deep.
 const phpJSONDepth = 512
 
 var errPHPJSON = errors.New("json_decode fails")
@@ -27,7 +28,7 @@ var errPHPJSON = errors.New("json_decode fails")
 // PHP does differently is restated: a duplicate key keeps its first
 // position and its last value, invalid UTF-8 and unpaired UTF-16
 // surrogate escapes are errors (Go would substitute U+FFFD), nesting
-// deeper than 512 is an error, and so is anything after the value.
+// 512 deep is an error, and so is anything after the value.
 func phpJSONDecode(b []byte) (any, error) {
 	if !utf8.Valid(b) || hasUnpairedSurrogate(b) {
 		return nil, errPHPJSON
@@ -51,7 +52,7 @@ func decodePHPValue(dec *json.Decoder, depth int) (any, error) {
 	}
 	switch t := tok.(type) {
 	case json.Delim:
-		if depth++; depth > phpJSONDepth {
+		if depth++; depth >= phpJSONDepth {
 			return nil, errPHPJSON
 		}
 		a := newPHPArray()
