@@ -57,7 +57,9 @@ func phpFunctionCases() phpFuncCases {
 		}
 		return out
 	}
-	nest := func(open, close string, n int) string { return strings.Repeat(open, n) + "1" + strings.Repeat(close, n) }
+	nest := func(open, close string, n int) string {
+		return strings.Repeat(open, n) + "1" + strings.Repeat(close, n)
+	}
 	c.JSON = b(
 		`{"requests":[{"path":"/a"}]}`, `{"a":1,"a":2}`, `{"a":1,"b":2,"a":3}`, `{"a":{"x":1},"a":[2]}`, `{"":1}`, `{"\u0000":1}`,
 		`{"\u0070ath":1,"path":2}`, `{"0":1,"1":2}`, `{"1":1,"0":2}`, `{"01":1,"1":2}`, `{"-1":1,"-0":2}`, `{"9223372036854775807":1}`,

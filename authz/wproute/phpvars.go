@@ -29,7 +29,8 @@ import (
 //     into "_"; PHP 7 left them alone - no difference for the names here).
 //     An empty name is dropped.
 //   - A later scalar replaces an earlier value; arrays are built from
-//     "name[...]" pieces; more than max_input_vars (1000) pieces are dropped.
+//     "name[...]" pieces (registerPHPVar in phparray.go); more than
+//     max_input_vars (1000) pieces are dropped.
 
 const maxInputVars = 1000
 
