@@ -264,6 +264,7 @@ func batchOracleSpellings() []batchOracleCase {
 		"/shop/v1/products/widget", "/batch/v1", "/BATCH/V1/", "/wp/v2/comments", "/wp/v2/unknown", "/", "",
 		"/shop/v1/orders", "/wp/v2/posts?", "/wp/v2/posts\\", "/wp/v2//posts", "/wp/v2/posts@evil/x",
 		"/wp/v2/posts?rest_route=/wp/v2/users", "/wp/v2/posts?_method[]=GET", "/wp/v2/posts?a=1;_method=GET",
+		"/shop/v1/products/caf\u00e9", "/shop/v1/products/\u212aey", "/wp/v2/posts?q=caf\u00e9",
 	} {
 		js(fmt.Sprintf("sub path %q", p), reqs(item("POST", p)))
 	}

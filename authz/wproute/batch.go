@@ -287,9 +287,11 @@ func batchSubRoute(raw string) (string, error) {
 	}
 	// WordPress matches the path as it is, undecoded; parse_url() turns
 	// control bytes into "_". A "%", "\", "//" or dot segment is read one
-	// way by WordPress and perhaps another by whoever wrote the policy.
+	// way by WordPress and perhaps another by whoever wrote the policy, and
+	// whether "@...@i" folds the case of a byte outside ASCII depends on
+	// PHP's locale.
 	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c < 0x20 || c == 0x7f {
+		if c := raw[i]; c < 0x20 || c == 0x7f || (c >= 0x80 && i < len(path)) {
 			return "", errBatchSubPath
 		}
 	}
