@@ -156,6 +156,9 @@ func classifyPHPName(raw string) (varName, bool) {
 // later " ", "." and "[" (PHP 8; PHP 7 left the later ones alone, which
 // changes no name wproute looks for). An empty base is dropped.
 func phpVarName(name string) (base, index string, ok bool) {
+	if plainVarName(name) {
+		return name, "", name != ""
+	}
 	if i := strings.IndexByte(name, 0); i >= 0 {
 		name = name[:i]
 	}
@@ -175,6 +178,18 @@ func phpVarName(name string) (base, index string, ok bool) {
 		base += mangleVarName(name[cut:], " .[")
 	}
 	return base, "", base != ""
+}
+
+// plainVarName reports a name PHP keeps as it is (the common case, in one
+// pass): no NUL, "[", " " or ".".
+func plainVarName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case 0, '[', ' ', '.':
+			return false
+		}
+	}
+	return true
 }
 
 // mangleVarName replaces every byte of chars in s by "_".
