@@ -160,16 +160,20 @@ func batchParam(r Request) (any, error) {
 		return nil, err
 	}
 
-	for i, v := range []any{fromJSON, fromForm, fromQuery} {
-		if v == nil {
-			continue // isset() fails
-		}
-		if i < 2 && len(r.Body) > maxFormRouteBody && fromQuery != nil {
-			// PHP may drop a body over post_max_size; the query would
-			// then be read instead.
-			return nil, errBatchDropped
-		}
-		return v, nil
+	// get_param(): the first source where isset() holds.
+	fromBody := fromJSON
+	if fromBody == nil {
+		fromBody = fromForm
+	}
+	switch {
+	case fromBody != nil && fromQuery != nil && len(r.Body) > maxFormRouteBody:
+		// PHP may drop a body over post_max_size; the query would then be
+		// read instead.
+		return nil, errBatchDropped
+	case fromBody != nil:
+		return fromBody, nil
+	case fromQuery != nil:
+		return fromQuery, nil
 	}
 	return nil, errBatchNone
 }
@@ -213,16 +217,13 @@ func batchItem(it any) (SubRequest, error) {
 	}
 	method := "POST"
 	if m, set := obj.lookup("method"); set {
-		s, isString := m.(string)
+		s, _ := m.(string)
 		switch s {
 		case "POST", "PUT", "PATCH", "DELETE": // the schema's enum, compared strictly
+			method = s
 		default:
-			isString = false
-		}
-		if !isString {
 			return SubRequest{}, errBatchSubMethod
 		}
-		method = s
 	}
 	p, _ := obj.lookup("path")
 	path, ok := p.(string)
