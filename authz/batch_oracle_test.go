@@ -207,6 +207,8 @@ func batchOracleSpellings() []batchOracleCase {
 	add("json content type, empty body: query", "POST", pretty+"?"+queryPages[1:], jsonCT, "")
 	add(`json content type, body "0": query`, "POST", pretty+"?"+queryPages[1:], jsonCT, "0")
 	add("json content type, whitespace body and query", "POST", pretty+"?"+queryPages[1:], jsonCT, " ")
+	add("json body over 64 KiB and query", "POST", pretty+"?"+queryPages[1:], jsonCT,
+		reqs(`{"method":"POST","path":"/wp/v2/posts","body":{"pad":"`+strings.Repeat("x", 64<<10)+`"}}`))
 	add("form body", "POST", pretty, formCT, "requests[0][method]=PUT&requests[0][path]=/wp/v2/posts/4")
 	add("form wins over query", "POST", plain+queryPages, formCT, "requests[0][path]=/wp/v2/posts")
 	add("form without requests: query", "POST", plain+queryPages, formCT, "Requests[0][path]=/wp/v2/posts")

@@ -78,3 +78,48 @@ func BenchmarkBatchRequests(b *testing.B) {
 		}
 	}
 }
+
+// TestBatchRefusals checks why BatchRequests refuses what WordPress might
+// read another way than wproute can see.
+func TestBatchRefusals(t *testing.T) {
+	big := `{"requests":[{"path":"/wp/v2/posts","body":{"pad":"` + strings.Repeat("x", maxFormRouteBody) + `"}}]}`
+	manyVars := strings.Repeat("a=1&", maxInputVars) + "requests[0][path]=/wp/v2/posts"
+	const json, form = "application/json", "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, method, query, ctype, body string
+		extra                            map[string]string
+		want                             error // nil: allowed
+	}{
+		{name: "large JSON body alone", query: "", ctype: json, body: big},
+		{name: "large JSON body and requests in the query", query: "requests[0][path]=/wp/v2/pages", ctype: json, body: big, want: errBatchDropped},
+		{name: "small JSON body and requests in the query", query: "requests[0][path]=/wp/v2/pages", ctype: json, body: `{"requests":[{"path":"/wp/v2/posts"}]}`},
+		{name: "max_input_vars in the query", query: manyVars, want: errBatchTooManyVars},
+		{name: "max_input_vars in the form", ctype: form, body: manyVars, want: errBatchTooManyVars},
+		{name: "semicolon in a query carrying requests", query: "requests[0][path]=/wp/v2/posts;x=1", want: errBatchSeparator},
+		{name: "semicolon in a query without requests", query: "a=1;b=2", ctype: json, body: `{"requests":[{"path":"/wp/v2/posts"}]}`},
+		{name: "look-alike Content_Type", ctype: json, body: `{"requests":[{"path":"/wp/v2/posts"}]}`, extra: map[string]string{"content_type": json}, want: errBatchContentType},
+		{name: "joined Content-Type", ctype: "application/json,application/json", body: `{"requests":[{"path":"/wp/v2/posts"}]}`, want: errBatchContentType},
+		{name: "form on lower-case post", method: "post", ctype: form, body: "requests[0][path]=/wp/v2/posts", want: errBatchPostCase},
+		{name: "form on PUT is no source", method: "PUT", ctype: form, body: "requests[0][path]=/wp/v2/posts", want: errBatchNone},
+		{name: "deep form variable", ctype: form, body: "requests[0][path]=/wp/v2/posts&requests[0][body]" + strings.Repeat("[a]", maxVarNesting) + "=1", want: errVarUncertain},
+		{name: "form variable at the nesting bound", ctype: form, body: "requests[0][path]=/wp/v2/posts&requests[0][body]" + strings.Repeat("[a]", maxVarNesting-2) + "=1"},
+		{name: "index beyond 32 bits", query: "requests[2147483648][path]=/wp/v2/posts", want: errVarUncertain},
+		{name: "append after the 32-bit bound", query: "requests[2147483647][path]=/wp/v2/posts&requests[][path]=/wp/v2/pages", want: errVarUncertain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := map[string]string{"content-type": tc.ctype}
+			for k, v := range tc.extra {
+				h[k] = v
+			}
+			method := tc.method
+			if method == "" {
+				method = "POST"
+			}
+			req := Request{Method: method, Target: "/wp-json/batch/v1?" + tc.query, Headers: h, Body: []byte(tc.body), BodyComplete: true}
+			_, err := BatchRequests(req, batchRoute)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
