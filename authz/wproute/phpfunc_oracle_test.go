@@ -37,6 +37,7 @@ type phpFuncCases struct {
 
 type phpFuncAnswers struct {
 	PHP         string            `json:"php"`
+	Inputs      phpFuncCases      `json:"inputs"` // what was asked`
 	JSON        []json.RawMessage `json:"json"`
 	Query       []json.RawMessage `json:"query"`
 	ContentType []bool            `json:"content_type"`
@@ -175,7 +176,8 @@ func TestPHPFunctionOracle(t *testing.T) {
 	if err := json.Unmarshal(b, &php); err != nil {
 		t.Fatal(err)
 	}
-	if len(php.JSON) != len(cases.JSON) || len(php.Query) != len(cases.Query) || len(php.ContentType) != len(cases.ContentType) || len(php.SubPath) != len(cases.SubPath) {
+	if !reflect.DeepEqual(php.Inputs, cases) || len(php.JSON) != len(cases.JSON) || len(php.Query) != len(cases.Query) ||
+		len(php.ContentType) != len(cases.ContentType) || len(php.SubPath) != len(cases.SubPath) {
 		t.Fatal("testdata/php_funcs.json does not answer phpFunctionCases; regenerate it (see the comment above TestPHPFunctionOracle)")
 	}
 

@@ -53,7 +53,10 @@ function canon( $v ) {
 }
 
 $cases  = json_decode( file_get_contents( $in ), true, 512, JSON_THROW_ON_ERROR );
-$answer = array( 'php' => PHP_VERSION );
+$answer = array(
+	'php'    => PHP_VERSION,
+	'inputs' => $cases,
+);
 
 foreach ( $cases['json'] as $b64 ) {
 	$v = json_decode( base64_decode( $b64 ), true );
