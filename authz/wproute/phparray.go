@@ -28,6 +28,9 @@ type phpKey struct {
 }
 
 func phpKeyOf(s string) phpKey {
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return phpKey{str: s} // the common case, without strconv's error
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
 		return phpKey{num: n, isNum: true}
 	}
