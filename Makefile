@@ -80,6 +80,15 @@ wp-vectors: ## Regenerate WordPress hash vectors and schema from real WordPress 
 	php hack/wp-vectors/hashes.php $(WP_DIR) > authz/wpusers/testdata/wp_vectors.json
 	php hack/wp-vectors/schema.php $(WP_DIR) > test/mariadbtest/testdata/wordpress-schema.sql
 
+.PHONY: batch-oracle
+batch-oracle: ## Regenerate the /batch/v1 oracle corpus, the PHP function answers and the agreement table from real WordPress (needs php-cli, php-cgi, the wordpress package).
+	$(GO) test ./authz/wproute -run TestPHPFunctionOracle -count=1 -wproute.write-php-cases
+	php hack/wproute-oracle/phpfuncs.php $(WP_DIR)
+	$(GO) test ./authz/wproute -run TestPHPFunctionOracle -count=1
+	$(GO) test ./authz -run TestBatchOracle -count=1 -authz.write-batch-cases
+	php hack/wproute-oracle/gen-batch.php $(WP_DIR)
+	$(GO) test ./authz -run TestBatchOracle -count=1 -authz.update-batch-table
+
 ##@ Benchmark
 
 # BENCH_FLAGS go to the driver (test/bench/driver): e.g. BENCH_FLAGS="-rounds 5 -n 200000",

@@ -153,10 +153,11 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 		}
 		return verdict{denial: denyUnknownHost}
 	}
-	route, err := wproute.Resolve(wproute.Request{
+	wreq := wproute.Request{
 		Method: req.Method, Target: req.Target, Headers: req.Headers,
 		Body: req.Body, BodyComplete: req.BodyComplete,
-	}, p.RestPrefix)
+	}
+	route, err := wproute.Resolve(wreq, p.RestPrefix)
 	if err != nil {
 		e.log.DebugContext(ctx, "ambiguous request", "host", req.Host, "err", err)
 		return verdict{denial: denyAmbiguous}
@@ -189,7 +190,7 @@ func (e *Engine) decide(ctx context.Context, req *Request) verdict {
 		return verdict{denial: d}
 	}
 	if route.Batch {
-		if d := e.authorizeBatch(p, req, id); d != nil {
+		if d := e.authorizeBatch(ctx, p, wreq, route, id); d != nil {
 			return verdict{denial: d}
 		}
 	}

@@ -202,6 +202,14 @@ func TestRequestSpellings(t *testing.T) {
 	admin := bearer(f.token(t, 1, "administrator"))
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	batch := func(subs ...string) string { return `{"requests":[` + strings.Join(subs, ",") + `]}` }
+	// WordPress reads a batch body as JSON only with a JSON Content-Type.
+	withJSON := func(h map[string]string) map[string]string {
+		out := map[string]string{"Content-Type": "application/json"}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
 
 	cases := []struct {
 		name   string
@@ -279,16 +287,16 @@ func TestRequestSpellings(t *testing.T) {
 
 		// Batch.
 		{"batch without body", req{method: "POST", target: "/wp-json/batch/v1", headers: editor}, 403, "wpauthz_batch_denied"},
-		{"batch of allowed writes", req{method: "POST", target: "/wp-json/batch/v1", headers: editor, bodyComplete: true,
+		{"batch of allowed writes", req{method: "POST", target: "/wp-json/batch/v1", headers: withJSON(editor), bodyComplete: true,
 			body: batch(`{"path":"/wp/v2/posts","body":{"title":"a"}}`, `{"method":"PUT","path":"/wp/v2/posts/3"}`)}, 200, ""},
-		{"batch smuggling a disabled route", req{method: "POST", target: "/wp-json/batch/v1", headers: admin, bodyComplete: true,
+		{"batch smuggling a disabled route", req{method: "POST", target: "/wp-json/batch/v1", headers: withJSON(admin), bodyComplete: true,
 			body: batch(`{"path":"/wp/v2/posts"}`, `{"method":"POST","path":"/wp/v2/settings"}`)}, 403, "wpauthz_batch_denied"},
-		{"batch smuggling a role", req{method: "POST", target: "/?rest_route=/batch/v1", headers: subscriber, bodyComplete: true,
+		{"batch smuggling a role", req{method: "POST", target: "/?rest_route=/batch/v1", headers: withJSON(subscriber), bodyComplete: true,
 			body: batch(`{"path":"/wp/v2/comments"}`, `{"path":"/WP/V2/POSTS"}`)}, 403, "rest_forbidden"},
-		{"batch with host-like path", req{method: "POST", target: "/wp-json/batch/v1", headers: admin, bodyComplete: true,
+		{"batch with host-like path", req{method: "POST", target: "/wp-json/batch/v1", headers: withJSON(admin), bodyComplete: true,
 			body: batch(`{"path":"//evil/wp/v2/posts"}`)}, 403, "wpauthz_batch_denied"},
-		{"batch anonymous", req{method: "POST", target: "/wp-json/batch/v1", bodyComplete: true, body: batch(`{"path":"/wp/v2/posts"}`)}, 401, "rest_not_logged_in"},
-		{"batch of batch", req{method: "POST", target: "/wp-json/batch/v1", headers: admin, bodyComplete: true, body: batch(`{"path":"/batch/v1"}`)}, 403, "wpauthz_batch_denied"},
+		{"batch anonymous", req{method: "POST", target: "/wp-json/batch/v1", headers: withJSON(nil), bodyComplete: true, body: batch(`{"path":"/wp/v2/posts"}`)}, 401, "rest_not_logged_in"},
+		{"batch of batch", req{method: "POST", target: "/wp-json/batch/v1", headers: withJSON(admin), bodyComplete: true, body: batch(`{"path":"/batch/v1"}`)}, 403, "wpauthz_batch_denied"},
 
 		// Hosts.
 		{"host with port and case", req{method: "GET", target: "/wp-json/wp/v2/users", host: "LocalHost:8080"}, 404, "rest_no_route"},

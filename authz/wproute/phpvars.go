@@ -6,6 +6,11 @@ Licensed under the Apache License, Version 2.0.
 
 package wproute
 
+import (
+	"iter"
+	"strings"
+)
+
 // This file restates how PHP turns "a=1&b=2" into $_GET / $_POST / the
 // output of parse_str(). WordPress reads rest_route and _method from those
 // arrays, so the names must be recognised with PHP's rules, not Go's:
@@ -24,7 +29,8 @@ package wproute
 //     into "_"; PHP 7 left them alone - no difference for the names here).
 //     An empty name is dropped.
 //   - A later scalar replaces an earlier value; arrays are built from
-//     "name[...]" pieces; more than max_input_vars (1000) pieces are dropped.
+//     "name[...]" pieces (registerPHPVar in phparray.go); more than
+//     max_input_vars (1000) pieces are dropped.
 
 const maxInputVars = 1000
 
@@ -52,36 +58,45 @@ type phpVars struct {
 	count  int // pieces counted against max_input_vars
 }
 
-// parsePHPVars parses s the way PHP does for $_GET/parse_str (post=false,
-// separators "&", plus ";" when semicolon is set) or for a urlencoded
-// $_POST body (post=true, separator "&" only, empty pieces counted).
+// phpPieces yields the name=value pieces of s that PHP registers, raw
+// (still encoded), in order: php_default_treat_data for $_GET and
+// parse_str() (post=false, separators "&", plus ";" when semicolon is set,
+// empty pieces skipped) or add_post_var for a urlencoded $_POST body
+// (post=true, "&" only, empty pieces counted). Every piece yielded counts
+// against max_input_vars.
+func phpPieces(s string, semicolon, post bool) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for len(s) > 0 {
+			end := len(s)
+			for i := 0; i < len(s); i++ {
+				if s[i] == '&' || (semicolon && s[i] == ';') {
+					end = i
+					break
+				}
+			}
+			piece := s[:end]
+			if end < len(s) {
+				s = s[end+1:]
+			} else {
+				s = ""
+			}
+			if piece == "" && !post {
+				continue // strtok skips empty tokens
+			}
+			key, val, _ := strings.Cut(piece, "=")
+			if !yield(key, val) {
+				return
+			}
+		}
+	}
+}
+
+// parsePHPVars reads rest_route and _method from s (see phpPieces for the
+// arguments) the way PHP fills $_GET, $_POST or parse_str()'s result.
 func parsePHPVars(s string, semicolon, post bool) phpVars {
 	var out phpVars
-	for len(s) > 0 {
-		end := len(s)
-		for i := 0; i < len(s); i++ {
-			if s[i] == '&' || (semicolon && s[i] == ';') {
-				end = i
-				break
-			}
-		}
-		piece := s[:end]
-		if end < len(s) {
-			s = s[end+1:]
-		} else {
-			s = ""
-		}
-		if piece == "" && !post {
-			continue // strtok skips empty tokens
-		}
+	for key, val := range phpPieces(s, semicolon, post) {
 		out.count++
-		key, val := piece, ""
-		for i := 0; i < len(piece); i++ {
-			if piece[i] == '=' {
-				key, val = piece[:i], piece[i+1:]
-				break
-			}
-		}
 		name, array := classifyPHPName(key)
 		var v *phpVar
 		switch name {
@@ -120,55 +135,79 @@ func decodedByte(s string, i int) (byte, int) {
 
 // classifyPHPName decodes and mangles a raw variable name as PHP does and
 // reports whether the result is rest_route or _method, and whether it is
-// an array element. It does not allocate.
+// an array element. It allocates only for a name that needs decoding or
+// mangling.
 func classifyPHPName(raw string) (varName, bool) {
-	var buf [len("rest_route")]byte
-	n := 0
-	i := 0
-	leading := true
-	unmatched := false // seen a '[' without a ']' after it
-	for i < len(raw) {
-		c, w := decodedByte(raw, i)
-		i += w
-		if c == 0 {
-			break // the name is a C string
-		}
-		if leading && c == ' ' {
-			continue
-		}
-		leading = false
-		if c == '[' && !unmatched {
-			if n == 0 {
-				return varOther, false // empty name: dropped
-			}
-			// Array if a ']' follows anywhere before the end of the name.
-			for j := i; j < len(raw); {
-				d, w := decodedByte(raw, j)
-				j += w
-				if d == 0 {
-					break
-				}
-				if d == ']' {
-					return nameOf(buf[:n]), true
-				}
-			}
-			// Unmatched: this '[' becomes '_', and so do later ' ', '.', '['.
-			unmatched = true
-		}
-		if c == ' ' || c == '.' || c == '[' {
-			c = '_'
-		}
-		if n == len(buf) {
-			return varOther, false // longer than any name we look for
-		}
-		buf[n] = c
-		n++
+	base, index, ok := phpVarName(mustDecode(raw))
+	if !ok {
+		return varOther, false
 	}
-	return nameOf(buf[:n]), false
+	return nameOf(base), index != ""
 }
 
-func nameOf(b []byte) varName {
-	switch string(b) {
+// phpVarName applies php_register_variable_ex's rules to a decoded
+// variable name. base is the name of the variable PHP sets; index is the
+// rest of the name from the "[" that makes it an array ("" for a plain
+// variable). ok is false for a name PHP drops.
+//
+// The name is a C string, so a NUL ends it; leading spaces are dropped;
+// " " and "." become "_"; at the first "[" the name becomes an array if a
+// "]" follows anywhere, otherwise that "[" becomes "_" and so do every
+// later " ", "." and "[" (PHP 8; PHP 7 left the later ones alone, which
+// changes no name wproute looks for). An empty base is dropped.
+func phpVarName(name string) (base, index string, ok bool) {
+	if plainVarName(name) {
+		return name, "", name != ""
+	}
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimLeft(name, " ")
+	cut := len(name)
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		if i == 0 {
+			return "", "", false
+		}
+		if strings.IndexByte(name[i+1:], ']') >= 0 {
+			return mangleVarName(name[:i], " ."), name[i:], true
+		}
+		cut = i
+	}
+	base = mangleVarName(name[:cut], " .")
+	if cut < len(name) {
+		base += mangleVarName(name[cut:], " .[")
+	}
+	return base, "", base != ""
+}
+
+// plainVarName reports a name PHP keeps as it is (the common case, in one
+// pass): no NUL, "[", " " or ".".
+func plainVarName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case 0, '[', ' ', '.':
+			return false
+		}
+	}
+	return true
+}
+
+// mangleVarName replaces every byte of chars in s by "_".
+func mangleVarName(s, chars string) string {
+	if strings.IndexAny(s, chars) < 0 {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if strings.IndexByte(chars, c) >= 0 {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func nameOf(name string) varName {
+	switch name {
 	case "rest_route":
 		return varRoute
 	case "_method":

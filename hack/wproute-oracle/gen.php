@@ -30,38 +30,23 @@ if ( ! is_file( $wp_dir . '/wp-includes/class-wp.php' ) ) {
 	fwrite( STDERR, "no WordPress at $wp_dir\n" );
 	exit( 1 );
 }
-$php_cgi = trim( (string) shell_exec( 'command -v php-cgi' ) );
-if ( '' === $php_cgi ) {
-	fwrite( STDERR, "php-cgi not found\n" );
-	exit( 1 );
-}
+require __DIR__ . '/cgi.php';
+$php_cgi = oracle_php_cgi();
 
-$tmp   = tempnam( sys_get_temp_dir(), 'wproute-oracle' );
 $cases = json_decode( file_get_contents( $in ), true, 512, JSON_THROW_ON_ERROR );
 $out   = array();
 foreach ( $cases as $c ) {
 	$target = $c['target'];
 	$q      = strpos( $target, '?' );
 	$path   = false === $q ? $target : substr( $target, 0, $q );
-	$query  = false === $q ? '' : substr( $target, $q + 1 );
 	$home   = $c['home'] ?? '';
-	$body   = $c['body'] ?? '';
 
 	$env = array(
-		'PATH'               => getenv( 'PATH' ),
-		'REDIRECT_STATUS'    => '200',
-		'GATEWAY_INTERFACE'  => 'CGI/1.1',
-		'SERVER_PROTOCOL'    => 'HTTP/1.1',
-		'SERVER_SOFTWARE'    => 'oracle',
-		'SCRIPT_FILENAME'    => $oracle,
-		'REQUEST_METHOD'     => $c['method'],
-		'QUERY_STRING'       => $query,
 		'ORACLE_WP_DIR'      => $wp_dir,
 		'ORACLE_HOME_PATH'   => $home,
 		'ORACLE_REST_PREFIX' => $c['prefix'] ?? 'wp-json',
 		'ORACLE_REQUEST_URI' => $target,
 		'ORACLE_SCRIPT_NAME' => $home . '/index.php',
-		'ORACLE_OUT'         => $tmp,
 	);
 	if ( ! empty( $c['pathinfo'] ) ) {
 		// Apache: the script is the first "<name>.php" segment; PATH_INFO is
@@ -73,43 +58,10 @@ foreach ( $cases as $c ) {
 		$env['ORACLE_SCRIPT_NAME'] = $m[1];
 		$env['ORACLE_PATH_INFO']   = rawurldecode( $m[2] );
 	}
-	foreach ( $c['headers'] ?? array() as $k => $v ) {
-		$k = strtolower( $k );
-		if ( 'content-type' === $k ) {
-			$env['CONTENT_TYPE'] = $v;
-		} else {
-			// What nginx/Apache do: upper-case, '-' becomes '_'.
-			$env[ 'HTTP_' . strtoupper( strtr( $k, '-', '_' ) ) ] = $v;
-		}
-	}
-	$env['CONTENT_LENGTH'] = (string) strlen( $body );
-
-	$proc = proc_open(
-		array( $php_cgi, '-q', '-d', 'cgi.fix_pathinfo=0', '-d', 'display_errors=0', $oracle ),
-		array( 0 => array( 'pipe', 'r' ), 1 => array( 'pipe', 'w' ), 2 => array( 'pipe', 'w' ) ),
-		$pipes,
-		null,
-		$env
-	);
-	fwrite( $pipes[0], $body );
-	fclose( $pipes[0] );
-	$stdout = stream_get_contents( $pipes[1] );
-	$stderr = stream_get_contents( $pipes[2] );
-	fclose( $pipes[1] );
-	fclose( $pipes[2] );
-	proc_close( $proc );
-
-	$wp = json_decode( (string) file_get_contents( $tmp ), true );
-	file_put_contents( $tmp, '' );
-	if ( ! is_array( $wp ) ) {
-		fwrite( STDERR, "case {$c['name']}: bad oracle output: $stdout $stderr\n" );
-		exit( 1 );
-	}
-	$c['wp'] = $wp;
+	$c['wp'] = oracle_run_cgi( $php_cgi, $oracle, $c, $env, $c['body'] ?? '' );
 	$out[]   = $c;
 }
 
-unlink( $tmp );
 file_put_contents(
 	$outfile,
 	json_encode( $out, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE ) . "\n"
