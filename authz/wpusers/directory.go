@@ -74,6 +74,9 @@ type Directory struct {
 	// hashChecks counts hash comparisons (tests assert equal work for
 	// unknown users and wrong passwords by count, never by time).
 	hashChecks atomic.Int64
+	// onHash, when set (tests), hears the format of every hash check, so
+	// that tests can compare which work each path does.
+	onHash func(format string)
 
 	// dummyHash is the hash format last seen on a real user, so that an
 	// unknown name costs a comparable hash check.
@@ -175,7 +178,7 @@ func (d *Directory) Authenticate(ctx context.Context, name, secret string, accep
 	if accept.Passwords {
 		pw := NormalizePassword(secret)
 		if !emptyPHP(pw) {
-			ok, err := d.check(ctx, func() bool { return CheckPassword(pw, u.PassHash) })
+			ok, err := d.check(ctx, u.PassHash, func() bool { return CheckPassword(pw, u.PassHash) })
 			if err != nil {
 				return nil, "", err
 			}
@@ -194,7 +197,7 @@ func (d *Directory) Authenticate(ctx context.Context, name, secret string, accep
 		if inUse {
 			stripped := StripAppPassword(secret)
 			for _, ap := range u.AppPasswords {
-				ok, err := d.check(ctx, func() bool { return checkAppPasswordStripped(stripped, ap.Hash) })
+				ok, err := d.check(ctx, "app:"+ap.Hash, func() bool { return checkAppPasswordStripped(stripped, ap.Hash) })
 				if err != nil {
 					return nil, "", err
 				}
@@ -332,7 +335,7 @@ func evict[K comparable, V any](m map[K]V, _ time.Time, expired func(V) bool) {
 }
 
 // check runs one hash comparison under the concurrency bound.
-func (d *Directory) check(ctx context.Context, f func() bool) (bool, error) {
+func (d *Directory) check(ctx context.Context, hash string, f func() bool) (bool, error) {
 	select {
 	case d.hashes <- struct{}{}:
 	case <-ctx.Done():
@@ -340,6 +343,14 @@ func (d *Directory) check(ctx context.Context, f func() bool) (bool, error) {
 	}
 	defer func() { <-d.hashes }()
 	d.hashChecks.Add(1)
+	if d.onHash != nil {
+		h, app := strings.CutPrefix(hash, "app:")
+		format := hashFormat(h)
+		if app {
+			format = "app:" + format
+		}
+		d.onHash(format)
+	}
 	return f(), nil
 }
 
@@ -514,6 +525,6 @@ func (d *Directory) dummyCheck(ctx context.Context, secret string, accept Accept
 	if !accept.Passwords {
 		pw = StripAppPassword(secret)
 	}
-	_, err := d.check(ctx, func() bool { return CheckPassword(pw, h) })
+	_, err := d.check(ctx, h, func() bool { return CheckPassword(pw, h) })
 	return err
 }
