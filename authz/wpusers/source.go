@@ -72,6 +72,10 @@ type Source interface {
 	// first application password is created, WordPress does not check
 	// them at all.
 	AppPasswordsInUse(ctx context.Context) (bool, error)
+	// HashFormats lists the hash formats the site's users table holds
+	// (every user's, spam ones included): they fix the work of every
+	// login attempt, see dummy.go.
+	HashFormats(ctx context.Context) (HashFormats, error)
 	// Close releases connections.
 	Close() error
 }
