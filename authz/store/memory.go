@@ -279,3 +279,20 @@ func (m *Memory) Reset(_ context.Context, key string) error {
 }
 
 var _ Store = (*Memory)(nil)
+
+// MemoryStats are counts of what a Memory holds (for metrics and tests).
+type MemoryStats struct {
+	// Families and RefreshRecords are the refresh-token families and
+	// records retained (live, spent or revoked).
+	Families, RefreshRecords int
+	// RevokedTokens are the revoked access token IDs remembered until
+	// the tokens expire.
+	RevokedTokens int
+}
+
+// Stats counts what m holds.
+func (m *Memory) Stats() MemoryStats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return MemoryStats{Families: len(m.families), RefreshRecords: len(m.refresh), RevokedTokens: len(m.revoked)}
+}
