@@ -50,8 +50,12 @@ type Revocations interface {
 // RefreshTokens are rotating refresh tokens, grouped in families (one
 // login's chain of rotations).
 type RefreshTokens interface {
-	// CreateRefresh stores the first token of a new family.
-	CreateRefresh(ctx context.Context, rec RefreshRecord) error
+	// CreateRefresh stores the first token of a new family. The user
+	// (rec.Policy, rec.Subject) keeps at most maxPerUser families (0: no
+	// cap): expired ones are forgotten, then revoked ones, then the
+	// oldest live ones are revoked (as RevokeFamily: with their access
+	// tokens) and forgotten, in the same atomic step.
+	CreateRefresh(ctx context.Context, rec RefreshRecord, maxPerUser int) error
 	// RotateRefresh spends the token id and stores next (same family) in
 	// one atomic step, returning the spent record. Errors:
 	//   - ErrNotFound: unknown or expired;

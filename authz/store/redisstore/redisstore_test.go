@@ -81,6 +81,20 @@ func (k keeper) ThrottleKept(ctx context.Context, key string, _ time.Time) (time
 	return d, true, nil
 }
 
+// RefreshState counts the refresh state under the prefix
+// (storetest.RefreshCounter): family hashes and records in the users'
+// slots, checking that the indexes outside them hold no more.
+func (k keeper) RefreshState(ctx context.Context) (families, records int, err error) {
+	c, err := k.RefreshKeys(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if c["indexes"] > c["families"]+c["records"] {
+		return 0, 0, fmt.Errorf("indexes outlive their state: %v", c)
+	}
+	return c["families"], c["records"], nil
+}
+
 // conformance runs the storetest suite on stores built by mk.
 func conformance(t *testing.T, mk func(t *testing.T, prefix string) (*redisstore.Store, redis.UniversalClient)) {
 	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
@@ -207,7 +221,7 @@ func TestRotationRaceAcrossReplicas(t *testing.T) {
 		fam := fmt.Sprintf("race-%d", round)
 		first := mk(fam + "-0")
 		first.Family = fam
-		if err := a.CreateRefresh(ctx, first); err != nil {
+		if err := a.CreateRefresh(ctx, first, 0); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
