@@ -339,7 +339,19 @@ func (m *Memory) RotateRefresh(ctx context.Context, id string, next RefreshRecor
 	}
 	f.members = append(f.members, next.ID)
 	m.refresh[next.ID] = &memRefresh{rec: next}
+	var evs []Event
+	for len(f.members) > MaxSpentPerFamily+1 {
+		if old := m.refresh[f.members[0]]; old != nil {
+			if old.rec.AccessJTI != "" && now.Before(old.rec.AccessExpiresAt) {
+				m.revoked[old.rec.AccessJTI] = old.rec.AccessExpiresAt
+				evs = append(evs, Event{Kind: TokenRevoked, JTI: old.rec.AccessJTI, Subject: old.rec.Subject})
+			}
+			delete(m.refresh, f.members[0])
+		}
+		f.members = f.members[1:]
+	}
 	m.mu.Unlock()
+	m.subs.Publish(evs...)
 	return r.rec, nil
 }
 

@@ -16,6 +16,8 @@
 //	                             first (the per-user cap, store.RefreshTokens)
 //	{u:POLICY/SUBJECT}:f:FAMILY  hash: revoked flag, fexp, m:ID ->
 //	                             "accessJTI|accessExp"
+//	{u:POLICY/SUBJECT}:fm:FAMILY list: the family's members, oldest first
+//	                             (at most store.MaxSpentPerFamily spent)
 //	{u:POLICY/SUBJECT}:rt:ID     hash: one refresh token (rec JSON, exp,
 //	                             fexp, spent); expires with its family
 //	rtf:ID             string: refresh token ID -> "POLICY/SUBJECT FAMILY"
@@ -553,8 +555,11 @@ func (s *Store) rtKey(tag, id string) string {
 }
 func (s *Store) famKey(tag, family string) string { return s.base(tag) + "f:" + family }
 func (s *Store) famsKey(tag string) string        { return s.base(tag) + "fams" }
-func (s *Store) idxKey(id string) string          { return s.opts.Prefix + "rtf:" + id }
-func (s *Store) famIdxKey(family string) string   { return s.opts.Prefix + "fu:" + family }
+func (s *Store) membersKey(tag, family string) string {
+	return s.base(tag) + "fm:" + family
+}
+func (s *Store) idxKey(id string) string        { return s.opts.Prefix + "rtf:" + id }
+func (s *Store) famIdxKey(family string) string { return s.opts.Prefix + "fu:" + family }
 
 func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxPerUser int) error {
 	if err := s.check(); err != nil {
@@ -574,7 +579,7 @@ func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxP
 		return unavailable(err)
 	}
 	js, _ := json.Marshal(rec)
-	res, err := createRefresh.Run(ctx, s.rdb, []string{s.famsKey(tag), s.famKey(tag, rec.Family), s.rtKey(tag, rec.ID)},
+	res, err := createRefresh.Run(ctx, s.rdb, []string{s.famsKey(tag), s.famKey(tag, rec.Family), s.rtKey(tag, rec.ID), s.membersKey(tag, rec.Family)},
 		string(js), rec.ExpiresAt.UnixMilli(), rec.FamilyExpiresAt.UnixMilli(), rec.AccessJTI, rec.AccessExpiresAt.UnixMilli(), rec.ID, ttl,
 		rec.IssuedAt.UnixMilli(), maxPerUser, rec.Family, s.base(tag)).Slice()
 	if err != nil {
@@ -617,8 +622,8 @@ func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxP
 }
 
 // RefreshKeys counts the refresh-token keys under the Store's prefix, by
-// kind: "families", "records" (in the users' slots), "users" (their
-// family lists), "indexes" (rtf: and fu:). It SCANs every master: for
+// kind: "families", "members" (their member lists), "records" (in the
+// users' slots), "users" (their family lists), "indexes" (rtf: and fu:). It SCANs every master: for
 // tests and admin tools, not for a request path.
 func (s *Store) RefreshKeys(ctx context.Context) (map[string]int, error) {
 	var mu sync.Mutex
@@ -634,6 +639,8 @@ func (s *Store) RefreshKeys(ctx context.Context) (map[string]int, error) {
 			case !strings.HasPrefix(k, "{u:"):
 			case strings.Contains(k, "}:f:"):
 				kind = "families"
+			case strings.Contains(k, "}:fm:"):
+				kind = "members"
 			case strings.Contains(k, "}:rt:"):
 				kind = "records"
 			case strings.HasSuffix(k, "}:fams"):
@@ -743,8 +750,9 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		return store.RefreshRecord{}, store.ErrExists
 	}
 	js, _ := json.Marshal(next)
-	res, err := rotateRefresh.Run(ctx, s.rdb, []string{s.rtKey(tag, id), s.famKey(tag, fam), s.rtKey(tag, next.ID)},
-		now.UnixMilli(), string(js), next.ExpiresAt.UnixMilli(), fexp, next.AccessJTI, next.AccessExpiresAt.UnixMilli(), next.ID, ttl).Slice()
+	res, err := rotateRefresh.Run(ctx, s.rdb, []string{s.rtKey(tag, id), s.famKey(tag, fam), s.rtKey(tag, next.ID), s.membersKey(tag, fam)},
+		now.UnixMilli(), string(js), next.ExpiresAt.UnixMilli(), fexp, next.AccessJTI, next.AccessExpiresAt.UnixMilli(), next.ID, ttl,
+		store.MaxSpentPerFamily, s.base(tag)).Slice()
 	if err != nil {
 		s.rdb.Del(ctx, s.idxKey(next.ID))
 		return store.RefreshRecord{}, unavailable(err)
@@ -760,6 +768,9 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		if err := json.Unmarshal([]byte(js), &spent); err != nil {
 			return store.RefreshRecord{}, err
 		}
+		if err := s.forgetMembers(ctx, res[2:], now); err != nil {
+			return store.RefreshRecord{}, err
+		}
 		return spent, nil
 	case "reused":
 		if err := s.revokeJTIs(ctx, pairs(res[1:]), event{K: store.FamilyRevoked, F: fam}); err != nil {
@@ -773,6 +784,32 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 	default:
 		return store.RefreshRecord{}, store.ErrNotFound
 	}
+}
+
+// forgetMembers finishes what rotateRefresh started for the members it
+// forgot past store.MaxSpentPerFamily (id, "jti|exp" pairs): their
+// indexes go, their access tokens still live are revoked.
+func (s *Store) forgetMembers(ctx context.Context, v []any, now time.Time) error {
+	if len(v) == 0 {
+		return nil
+	}
+	var revoke []any
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i+1 < len(v); i += 2 {
+			id, _ := v[i].(string)
+			p.Del(ctx, s.idxKey(id))
+			m, _ := v[i+1].(string)
+			jti, exp, _ := strings.Cut(m, "|")
+			if e, err := strconv.ParseInt(exp, 10, 64); err == nil && jti != "" && e > now.UnixMilli() {
+				revoke = append(revoke, jti, e)
+			}
+		}
+		return nil
+	})
+	if len(revoke) == 0 {
+		return nil
+	}
+	return s.revokeJTIs(ctx, revoke)
 }
 
 // pairs turns a script's jti, exp list into revokeTokens arguments.

@@ -67,7 +67,8 @@ end
 
 // createRefresh stores a refresh token and, for a new family, enforces
 // the user's cap in the same step: KEYS[1] the user's family list (oldest
-// first), KEYS[2] the family hash, KEYS[3] the record hash. ARGV[1] record
+// first), KEYS[2] the family hash, KEYS[3] the record hash, KEYS[4] the
+// family's member list (oldest first). ARGV[1] record
 // JSON, ARGV[2] expiry, ARGV[3] family expiry, ARGV[4] access jti,
 // ARGV[5] access expiry, ARGV[6] id, ARGV[7] TTL (ms), ARGV[8] now (ms),
 // ARGV[9] the cap (0: none), ARGV[10] family, ARGV[11] the user's key
@@ -95,7 +96,7 @@ local function drop(f)
       table.insert(ids, id)
     end
   end
-  redis.call('DEL', fk)
+  redis.call('DEL', fk, base .. 'fm:' .. f)
   redis.call('LREM', fams, 1, f)
   table.insert(dropped, f)
 end
@@ -125,21 +126,27 @@ if not rev then
 end
 redis.call('HSET', rt, 'rec', ARGV[1], 'exp', ARGV[2], 'fexp', ARGV[3], 'spent', '0')
 redis.call('HSET', fam, 'revoked', '0', 'fexp', ARGV[3], 'm:' .. ARGV[6], ARGV[4] .. '|' .. ARGV[5])
+redis.call('RPUSH', KEYS[4], ARGV[6])
 redis.call('PEXPIRE', rt, ARGV[7])
 local ttl = tonumber(ARGV[7])
-if redis.call('PTTL', fam) < ttl then redis.call('PEXPIRE', fam, ttl) end
-if redis.call('PTTL', fams) < ttl then redis.call('PEXPIRE', fams, ttl) end
+for _, k in ipairs({fam, fams, KEYS[4]}) do
+  if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+end
 return {'ok', ids, dropped, jtis, revoked}
 `)
 
 // rotateRefresh: KEYS[1] spent record, KEYS[2] family, KEYS[3] next
-// record. ARGV[1] now (ms), ARGV[2] next JSON, ARGV[3] next expiry,
-// ARGV[4] family expiry, ARGV[5] next access jti, ARGV[6] its expiry,
-// ARGV[7] next id, ARGV[8] TTL (ms).
+// record, KEYS[4] the family's member list. ARGV[1] now (ms), ARGV[2] next
+// JSON, ARGV[3] next expiry, ARGV[4] family expiry, ARGV[5] next access
+// jti, ARGV[6] its expiry, ARGV[7] next id, ARGV[8] TTL (ms), ARGV[9] how
+// many spent members a family keeps (store.MaxSpentPerFamily), ARGV[10]
+// the user's key prefix.
 //
-// Returns {'ok', spent JSON}, {'reused', jti, exp, jti, exp…} (the family
-// is now revoked; the caller revokes those access tokens), or a bare
-// status: 'notfound', 'famrevoked', 'exists'.
+// Returns {'ok', spent JSON, id, "jti|exp", id, "jti|exp"…} (the members
+// forgotten past the bound: the caller deletes their indexes and revokes
+// their access tokens still live), {'reused', jti, exp, jti, exp…} (the
+// family is now revoked; the caller revokes those access tokens), or a
+// bare status: 'notfound', 'famrevoked', 'exists'.
 var rotateRefresh = redis.NewScript(liveMembers + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
 if redis.call('HGET', KEYS[2], 'revoked') ~= '0' then return {'famrevoked'} end
@@ -155,7 +162,16 @@ redis.call('HSET', KEYS[1], 'spent', '1')
 redis.call('HSET', KEYS[3], 'rec', ARGV[2], 'exp', ARGV[3], 'fexp', ARGV[4], 'spent', '0')
 redis.call('PEXPIRE', KEYS[3], ARGV[8])
 redis.call('HSET', KEYS[2], 'm:' .. ARGV[7], ARGV[5] .. '|' .. ARGV[6])
-return {'ok', r[4]}
+redis.call('RPUSH', KEYS[4], ARGV[7])
+local out = {'ok', r[4]}
+while redis.call('LLEN', KEYS[4]) > tonumber(ARGV[9]) + 1 do
+  local old = redis.call('LPOP', KEYS[4])
+  table.insert(out, old)
+  table.insert(out, redis.call('HGET', KEYS[2], 'm:' .. old) or '')
+  redis.call('HDEL', KEYS[2], 'm:' .. old)
+  redis.call('DEL', ARGV[10] .. 'rt:' .. old)
+end
+return out
 `)
 
 // revokeFamily: KEYS[1] family. ARGV[1] now. Returns nil for an unknown

@@ -271,6 +271,33 @@ func runRefreshBounds(t *testing.T, newStore Factory) {
 			t.Fatal("the capped login's access token is live")
 		}
 	})
+	t.Run("RotationsBounded", func(t *testing.T) {
+		s, settle := newStore(t)
+		c := counter(t, s)
+		must(t, s.CreateRefresh(ctx, login("z0", "2", base), 50))
+		for i := 1; i <= 100; i++ {
+			at := base.Add(time.Duration(i) * time.Second)
+			_, err := s.RotateRefresh(ctx, fmt.Sprintf("z%d", i-1), login(fmt.Sprintf("z%d", i), "2", at), at)
+			must(t, err)
+		}
+		settle()
+		// The live token and the last MaxSpentPerFamily spent ones.
+		state(t, c, 1, store.MaxSpentPerFamily+1)
+		if !s.TokenRevoked("access-z0") || s.TokenRevoked("access-z99") {
+			t.Fatal("a forgotten member's live access token must be revoked, a kept one's not")
+		}
+		now := base.Add(200 * time.Second)
+		// A forgotten spent token is unknown: refused, the family lives.
+		if _, err := s.RotateRefresh(ctx, "z0", login("w1", "2", now), now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("forgotten spent token: %v", err)
+		}
+		live(t, s, "z100", now, true)
+		// A kept spent token is still reuse.
+		if _, err := s.RotateRefresh(ctx, "z99", login("w2", "2", now), now); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("recent spent token: %v", err)
+		}
+		live(t, s, "z100", now, false)
+	})
 	t.Run("ExpiredFamiliesPruned", func(t *testing.T) {
 		s, _ := newStore(t)
 		c := counter(t, s)
