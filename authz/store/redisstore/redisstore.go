@@ -611,14 +611,15 @@ func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxP
 			return nil
 		})
 	}
-	if revoked, _ := res[4].(int64); revoked > 0 || len(jtis) > 0 {
-		evs := make([]event, 0, len(dropped))
-		for _, f := range dropped {
-			evs = append(evs, event{K: store.FamilyRevoked, F: f.(string)})
-		}
-		return s.revokeJTIs(ctx, pairs(jtis), evs...)
+	revoked, _ := res[4].([]any)
+	if len(revoked) == 0 && len(jtis) == 0 {
+		return nil
 	}
-	return nil
+	evs := make([]event, 0, len(revoked))
+	for _, f := range revoked {
+		evs = append(evs, event{K: store.FamilyRevoked, F: f.(string)})
+	}
+	return s.revokeJTIs(ctx, pairs(jtis), evs...)
 }
 
 // RefreshKeys counts the refresh-token keys under the Store's prefix, by

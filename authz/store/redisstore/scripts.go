@@ -78,14 +78,14 @@ end
 // then revoked ones, then the oldest live ones (revoked first: their live
 // access tokens are returned) until fewer than the cap remain. Returns
 // {'ok', dropped record ids, dropped families, jti/exp pairs to revoke,
-// families revoked}, or {'exists'} / {'famrevoked'}.
+// the dropped families that were live (now revoked)}, or {'exists'} / {'famrevoked'}.
 var createRefresh = redis.NewScript(liveMembers + `
 local fams, fam, rt = KEYS[1], KEYS[2], KEYS[3]
 local now, cap, base = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[11]
 if redis.call('EXISTS', rt) == 1 then return {'exists'} end
 local rev = redis.call('HGET', fam, 'revoked')
 if rev == '1' then return {'famrevoked'} end
-local ids, dropped, jtis, revoked = {}, {}, {}, 0
+local ids, dropped, jtis, revoked = {}, {}, {}, {}
 local function drop(f)
   local fk = base .. 'f:' .. f
   local all = redis.call('HGETALL', fk)
@@ -118,7 +118,7 @@ if not rev then
         live_members(base .. 'f:' .. f, now, jtis)
         drop(f)
         n = n - 1
-        revoked = revoked + 1
+        table.insert(revoked, f)
       end
     end
   end
