@@ -20,10 +20,11 @@
 // user's tokens are revoked).
 //
 // A miss is I/O: one query for the user (by login or email in one round
-// trip), one for their meta, bounded by Config.QueryTimeout, and a hash
-// check (bcrypt: tens of milliseconds) bounded by a semaphore of
-// Config.MaxConcurrentHashes. Errors fail closed: ErrUnavailable, never an
-// identity.
+// trip), one for their meta, bounded by Config.QueryTimeout, and the
+// site's fixed hash work (dummy.go: one check per hash format the users
+// table holds, whoever asks; bcrypt costs tens of milliseconds) bounded by
+// a semaphore of Config.MaxConcurrentHashes. Errors fail closed:
+// ErrUnavailable, never an identity.
 package wpusers
 
 import (
