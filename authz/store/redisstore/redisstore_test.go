@@ -496,3 +496,53 @@ func TestFrozenRedis(t *testing.T) {
 		t.Fatal("never recovered")
 	}
 }
+
+// TestHardening6_RefreshKeysExpire: every refresh key the scripts write
+// (the user's family list, family hashes and member lists, records,
+// indexes) carries a TTL no longer than its family's, so nothing outlives
+// the state it belongs to even if no later login prunes it.
+func TestHardening6_RefreshKeysExpire(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	now := time.Now()
+	s := open(t, srv.Addr, p, redisstore.Options{})
+	ctx := context.Background()
+	const family = 2 * time.Hour
+	for i := range 5 {
+		r := store.RefreshRecord{ID: fmt.Sprint("k", i), Family: fmt.Sprint("kf", i), Policy: "default/local", Subject: "2",
+			IssuedAt: now, ExpiresAt: now.Add(family), FamilyExpiresAt: now.Add(family), AccessJTI: fmt.Sprint("ka", i), AccessExpiresAt: now.Add(time.Minute)}
+		if err := s.CreateRefresh(ctx, r, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := store.RefreshRecord{ID: "k4b", Policy: "default/local", Subject: "2", IssuedAt: now, ExpiresAt: now.Add(family), AccessJTI: "ka4b", AccessExpiresAt: now.Add(time.Minute)}
+	if _, err := s.RotateRefresh(ctx, "k4", next, now); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, p+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, k := range keys {
+		if strings.Contains(k, "{rev}") {
+			continue
+		}
+		n++
+		d, err := rdb.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d <= 0 || d > family+2*time.Minute {
+			t.Errorf("%s: TTL %v, want within the family's %v (and a minute for skew)", strings.TrimPrefix(k, p), d, family)
+		}
+	}
+	// Three families (the cap) of one record each, one of them rotated:
+	// the user list, 3 family hashes, 3 member lists, 4 records, 4 + 3
+	// indexes.
+	if n != 1+3+3+4+7 {
+		t.Errorf("%d refresh keys: %q", n, keys)
+	}
+}
