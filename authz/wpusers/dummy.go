@@ -119,37 +119,63 @@ func (d *Directory) dummy(f string) string {
 	return h
 }
 
-// workProfile returns the site's fixed work, reading the formats from the
-// source when the last read is older than Config.FormatsTTL. A failed
-// read keeps the previous profile (formats change only when WordPress
-// rehashes); with none, the attempt fails closed.
-func (d *Directory) workProfile(ctx context.Context, now time.Time) (*workProfile, error) {
+// formatsTimeout bounds the formats query: a scan of the users table,
+// longer than a look-up on a big site.
+const formatsTimeout = 30 * time.Second
+
+// fallbackFormats stand in until the source has answered: WordPress's
+// defaults before and since 6.8.
+var fallbackFormats = HashFormats{Passwords: []string{defaultFormat, "$P$B"}}
+
+// workProfile returns the site's fixed work. The first attempt waits for
+// the formats; later, a profile older than Config.FormatsTTL is served
+// while one background read replaces it, so no attempt waits on the scan.
+func (d *Directory) workProfile(now time.Time) *workProfile {
 	d.mu.Lock()
 	p := d.work
 	d.mu.Unlock()
-	if p != nil && now.Sub(p.fetched) < d.cfg.FormatsTTL {
-		return p, nil
+	if p == nil {
+		v, _, _ := d.flight.Do("formats", func() (any, error) { return d.loadWork(), nil })
+		return v.(*workProfile)
 	}
-	v, err, _ := d.flight.Do("formats", func() (any, error) {
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.QueryTimeout)
-		defer cancel()
-		f, err := d.src.HashFormats(qctx)
-		if err != nil {
-			return nil, err
-		}
-		np := d.newProfile(f, d.cfg.Now())
-		d.mu.Lock()
-		d.work = np
-		d.mu.Unlock()
-		return np, nil
-	})
+	if now.Sub(p.fetched) >= d.cfg.FormatsTTL && d.workLoading.CompareAndSwap(false, true) {
+		go func() {
+			defer d.workLoading.Store(false)
+			d.flight.Do("formats", func() (any, error) { return d.loadWork(), nil })
+		}()
+	}
+	return p
+}
+
+// loadWork reads the formats in use and installs their profile. When the
+// source fails, the previous profile stays (formats change only when
+// WordPress rehashes), or else the fallback formats serve; either way the
+// read is tried again a minute later.
+func (d *Directory) loadWork() *workProfile {
+	ctx, cancel := context.WithTimeout(context.Background(), formatsTimeout)
+	defer cancel()
+	f, err := d.src.HashFormats(ctx)
+	now := d.cfg.Now()
+	d.mu.Lock()
+	old := d.work
+	d.mu.Unlock()
+	var np *workProfile
+	switch {
+	case err == nil:
+		np = d.newProfile(f, now)
+	case old != nil:
+		retry := *old
+		np = &retry
+	default:
+		np = d.newProfile(fallbackFormats, now)
+	}
 	if err != nil {
-		if p != nil {
-			return p, nil
-		}
-		return nil, err
+		np.fetched = now.Add(time.Minute - d.cfg.FormatsTTL)
 	}
-	return v.(*workProfile), nil
+	d.mu.Lock()
+	d.work = np
+	d.mu.Unlock()
+	return np
 }
 
 // checkPassword checks pw against own (the user's user_pass; "" for an

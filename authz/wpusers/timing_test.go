@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -117,5 +118,86 @@ func TestHardening4_EqualWorkForUnknownUsers(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// formatSource serves the demo users with hash formats the test sets.
+type formatSource struct {
+	Source
+	mu      sync.Mutex
+	formats HashFormats
+	err     error
+}
+
+func (f *formatSource) HashFormats(context.Context) (HashFormats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.formats, f.err
+}
+
+func (f *formatSource) set(formats HashFormats, err error) {
+	f.mu.Lock()
+	f.formats, f.err = formats, err
+	f.mu.Unlock()
+}
+
+// TestWorkProfileRefreshes: the formats are read from the source, not
+// from requests: at the first attempt (WordPress's defaults stand in
+// while the source fails, tried again a minute later), then again in
+// the background once Config.FormatsTTL has passed, with no attempt
+// waiting for the read.
+func TestWorkProfileRefreshes(t *testing.T) {
+	s, err := ParseStatic([]byte(demoUsers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &formatSource{Source: s}
+	src.set(HashFormats{}, ErrUnavailable)
+	clk := &clock{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	d := New(src, Config{FormatsTTL: 10 * time.Minute, Now: clk.now})
+	w := &work{}
+	d.onHash = w.hear
+	ctx := context.Background()
+	formats := func() []string {
+		t.Helper()
+		if _, _, err := d.Authenticate(ctx, "nobody", "pw", Accept{Passwords: true}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+		return w.take()
+	}
+	if got := formats(); !slices.Equal(got, []string{"$P$B", "$wp$2y$10$"}) {
+		t.Fatalf("while the source fails: %q, want WordPress's defaults", got)
+	}
+	src.set(HashFormats{Passwords: []string{"$P$B", "md5"}}, nil)
+	clk.add(61 * time.Second)
+	formats() // served the fallback, starts the read
+	waitFormats(t, d, []string{"$P$B", "md5"})
+	src.set(HashFormats{Passwords: []string{"md5"}}, nil)
+	clk.add(5 * time.Minute)
+	if got := formats(); !slices.Equal(got, []string{"$P$B", "md5"}) {
+		t.Fatalf("within FormatsTTL: %q", got)
+	}
+	clk.add(6 * time.Minute)
+	formats()
+	waitFormats(t, d, []string{"md5"})
+	if got := formats(); !slices.Equal(got, []string{"md5"}) {
+		t.Fatalf("after the refresh: %q", got)
+	}
+}
+
+func waitFormats(t *testing.T, d *Directory, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d.mu.Lock()
+		got := d.work.formats
+		d.mu.Unlock()
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("formats %q, want %q", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
