@@ -100,7 +100,7 @@ func TestHardening6_RefreshStateBoundedPerUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("after %d logins: Redis holds %v", logins, keys)
-		if keys["families"] > limit || keys["records"] > limit || keys["indexes"] > 2*limit || keys["users"] != 1 {
+		if keys["families"] > limit || keys["members"] > limit || keys["records"] > limit || keys["indexes"] > 2*limit || keys["users"] != 1 {
 			t.Errorf("retained %v, want at most %d families, %d records and their indexes", keys, limit, limit)
 		}
 		works(e, first, last)
