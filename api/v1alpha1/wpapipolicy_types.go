@@ -348,6 +348,16 @@ type JWTAuthentication struct {
 	// +optional
 	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
 
+	// MaxLoginsPerUser is how many logins (refresh-token families) one
+	// user may keep at once. A login beyond it revokes that user's oldest
+	// one, with its access tokens, so that no caller can make wpauthz's
+	// state grow by logging in again and again.
+	// +kubebuilder:default=50
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MaxLoginsPerUser *int32 `json:"maxLoginsPerUser,omitempty"`
+
 	// Compatibility adds the token endpoint shapes of the plugins wpauthz
 	// replaces, for clients that cannot change yet (docs/token-endpoints.md).
 	// +kubebuilder:validation:MaxItems=2

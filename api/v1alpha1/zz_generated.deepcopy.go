@@ -245,6 +245,11 @@ func (in *JWTAuthentication) DeepCopyInto(out *JWTAuthentication) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.MaxLoginsPerUser != nil {
+		in, out := &in.MaxLoginsPerUser, &out.MaxLoginsPerUser
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Compatibility != nil {
 		in, out := &in.Compatibility, &out.Compatibility
 		*out = make([]TokenCompatibility, len(*in))

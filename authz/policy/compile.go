@@ -38,6 +38,7 @@ const (
 	DefaultIdentityTTL      = 30 * time.Second
 	MaxIdentityTTL          = 60 * time.Second
 	DefaultRefreshTokenTTL  = 30 * 24 * time.Hour
+	DefaultMaxLoginsPerUser = 50
 	DefaultTablePrefix      = "wp_"
 	DefaultUserCacheTTL     = 30 * time.Second
 	DefaultQueryTimeout     = 2 * time.Second
@@ -260,6 +261,10 @@ func (c *compiler) policy(in *v1alpha1.WPApiPolicy) (*Policy, error) {
 
 	if j := s.Authentication.JWT; j != nil {
 		p.RefreshTTL = durationOr(j.RefreshTokenTTL, DefaultRefreshTokenTTL)
+		p.MaxLoginsPerUser = int(int32Or(j.MaxLoginsPerUser, DefaultMaxLoginsPerUser))
+		if p.MaxLoginsPerUser < 1 {
+			return nil, bad(v1alpha1.ReasonInvalidRule, "spec.authentication.jwt.maxLoginsPerUser must be at least 1")
+		}
 		for _, m := range j.Compatibility {
 			switch m {
 			case v1alpha1.CompatJWTAuth:

@@ -115,6 +115,9 @@ type Policy struct {
 	LoginUser, LoginClient store.Limit
 	// RefreshTTL bounds a login's refresh-token family.
 	RefreshTTL time.Duration
+	// MaxLoginsPerUser caps one user's refresh-token families; a login
+	// beyond it revokes the oldest.
+	MaxLoginsPerUser int
 	// CompatJWTAuth and CompatMiniOrange enable the plugins' token
 	// endpoint shapes.
 	CompatJWTAuth, CompatMiniOrange bool

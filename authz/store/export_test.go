@@ -16,3 +16,9 @@ func (m *Memory) ThrottleKept(_ context.Context, key string, now time.Time) (tim
 	}
 	return t.tat.Sub(now), true, nil
 }
+
+// RefreshState implements storetest.RefreshCounter.
+func (m *Memory) RefreshState(context.Context) (families, records int, err error) {
+	st := m.Stats()
+	return st.Families, st.RefreshRecords, nil
+}

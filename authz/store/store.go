@@ -50,10 +50,18 @@ type Revocations interface {
 // RefreshTokens are rotating refresh tokens, grouped in families (one
 // login's chain of rotations).
 type RefreshTokens interface {
-	// CreateRefresh stores the first token of a new family.
-	CreateRefresh(ctx context.Context, rec RefreshRecord) error
+	// CreateRefresh stores the first token of a new family. The user
+	// (rec.Policy, rec.Subject) keeps at most maxPerUser families (0: no
+	// cap): expired ones are forgotten, then revoked ones, then the
+	// oldest live ones are revoked (as RevokeFamily: with their access
+	// tokens) and forgotten, in the same atomic step.
+	CreateRefresh(ctx context.Context, rec RefreshRecord, maxPerUser int) error
 	// RotateRefresh spends the token id and stores next (same family) in
-	// one atomic step, returning the spent record. Errors:
+	// one atomic step, returning the spent record. A family keeps its
+	// last MaxSpentPerFamily spent tokens: an older one is forgotten (the
+	// access token issued with it revoked if still live), so presenting
+	// it is refused as unknown (ErrNotFound) rather than told as reuse.
+	// Errors:
 	//   - ErrNotFound: unknown or expired;
 	//   - ErrReused: id was already spent — a stolen copy is in use, so
 	//     the whole family is revoked, with the access tokens issued with
@@ -65,6 +73,12 @@ type RefreshTokens interface {
 	// RevokeFamily revokes a family and the access tokens of its members.
 	RevokeFamily(ctx context.Context, family string, now time.Time) error
 }
+
+// MaxSpentPerFamily is how many spent refresh tokens a family keeps for
+// reuse detection: with rotations at each access token's expiry (15m by
+// default), eight hours of them. It bounds what one login can make the
+// store hold, however fast it rotates.
+const MaxSpentPerFamily = 32
 
 // RefreshRecord is what the store keeps about one refresh token. The
 // token itself is never stored: ID is a hash of it.

@@ -341,7 +341,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, p *policy.Policy
 		writeError(w, wperror.Unavailable)
 		return
 	}
-	if err := s.store.CreateRefresh(ctx, rec); err != nil {
+	if err := s.store.CreateRefresh(ctx, rec, p.MaxLoginsPerUser); err != nil {
 		s.log.ErrorContext(ctx, "login: storing the refresh token", "policy", p.Key(), "err", err)
 		writeError(w, wperror.Unavailable)
 		return

@@ -38,6 +38,10 @@ type Config struct {
 	// (default 2×GOMAXPROCS); a caller waits for a slot until its context
 	// ends.
 	MaxConcurrentHashes int
+	// FormatsTTL is how often the hash formats in use are read again
+	// from the source (default 10m): they fix the work of every attempt
+	// (see dummy.go).
+	FormatsTTL time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -68,18 +72,22 @@ type Directory struct {
 	names   map[string]*nameEntry // lower-cased login or email
 	creds   map[[32]byte]*credEntry
 	inUse   *flagEntry
+	work    *workProfile // dummy.go
+
+	workLoading atomic.Bool // a background read of the formats runs
 
 	flight singleflight.Group
 	hashes chan struct{}
 	// hashChecks counts hash comparisons (tests assert equal work for
 	// unknown users and wrong passwords by count, never by time).
 	hashChecks atomic.Int64
+	// onHash, when set (tests), hears the format of every hash check, so
+	// that tests can compare which work each path does.
+	onHash func(format string)
 
-	// dummyHash is the hash format last seen on a real user, so that an
-	// unknown name costs a comparable hash check.
-	dummyMu   sync.Mutex
-	dummyLike string
-	dummies   map[string]string
+	// dummies are the dummy hashes made so far, by format (dummy.go).
+	dummyMu sync.Mutex
+	dummies map[string]string
 }
 
 type recordEntry struct {
@@ -125,6 +133,9 @@ func New(src Source, cfg Config) *Directory {
 	if cfg.MaxConcurrentHashes <= 0 {
 		cfg.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
 	}
+	if cfg.FormatsTTL <= 0 {
+		cfg.FormatsTTL = 10 * time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -164,45 +175,40 @@ func (d *Directory) Authenticate(ctx context.Context, name, secret string, accep
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, "", err
 	}
-	if u == nil || u.Spam {
-		// Same work as for a real user with a wrong password.
-		if err := d.dummyCheck(ctx, secret, accept); err != nil {
+	if u != nil && u.Spam {
+		u = nil // WordPress refuses them: the same work as for nobody
+	}
+	// Every attempt does the site's fixed work, whoever asks (dummy.go).
+	p := d.workProfile(now)
+	inUse := false
+	if accept.AppPasswords {
+		if inUse, err = d.appPasswordsInUse(ctx, now); err != nil {
 			return nil, "", err
 		}
-		return nil, "", ErrInvalidCredentials
 	}
-
-	if accept.Passwords {
-		pw := NormalizePassword(secret)
-		if !emptyPHP(pw) {
-			ok, err := d.check(ctx, func() bool { return CheckPassword(pw, u.PassHash) })
-			if err != nil {
-				return nil, "", err
-			}
-			d.noteFormat(u.PassHash)
-			if ok {
-				d.putCredential(ck, u.ID, ByPassword, u.PassHash, now)
-				return u, ByPassword, nil
-			}
-		}
+	var own string
+	var aps []AppPassword
+	if u != nil {
+		own, aps = u.PassHash, u.AppPasswords
 	}
-	if accept.AppPasswords && len(u.AppPasswords) > 0 {
-		inUse, err := d.appPasswordsInUse(ctx, now)
+	if pw := NormalizePassword(secret); accept.Passwords && !emptyPHP(pw) {
+		ok, err := d.checkPassword(ctx, pw, own, p)
 		if err != nil {
 			return nil, "", err
 		}
-		if inUse {
-			stripped := StripAppPassword(secret)
-			for _, ap := range u.AppPasswords {
-				ok, err := d.check(ctx, func() bool { return checkAppPasswordStripped(stripped, ap.Hash) })
-				if err != nil {
-					return nil, "", err
-				}
-				if ok {
-					d.putCredential(ck, u.ID, ByAppPassword, ap.Hash, now)
-					return u, ByAppPassword, nil
-				}
-			}
+		if ok {
+			d.putCredential(ck, u.ID, ByPassword, u.PassHash, now)
+			return u, ByPassword, nil
+		}
+	}
+	if accept.AppPasswords && inUse {
+		h, err := d.checkAppPassword(ctx, StripAppPassword(secret), aps, p)
+		if err != nil {
+			return nil, "", err
+		}
+		if h != "" {
+			d.putCredential(ck, u.ID, ByAppPassword, h, now)
+			return u, ByAppPassword, nil
 		}
 	}
 	return nil, "", ErrInvalidCredentials
@@ -331,16 +337,24 @@ func evict[K comparable, V any](m map[K]V, _ time.Time, expired func(V) bool) {
 	}
 }
 
-// check runs one hash comparison under the concurrency bound.
-func (d *Directory) check(ctx context.Context, f func() bool) (bool, error) {
+// check runs one hash comparison of format under the concurrency bound.
+func (d *Directory) check(ctx context.Context, format string, f func() bool) (bool, error) {
 	select {
 	case d.hashes <- struct{}{}:
 	case <-ctx.Done():
 		return false, fmt.Errorf("%w: waiting for a hash slot: %v", ErrUnavailable, ctx.Err())
 	}
 	defer func() { <-d.hashes }()
-	d.hashChecks.Add(1)
+	d.ran(format)
 	return f(), nil
+}
+
+// ran counts one hash computation of format.
+func (d *Directory) ran(format string) {
+	d.hashChecks.Add(1)
+	if d.onHash != nil {
+		d.onHash(format)
+	}
 }
 
 func (d *Directory) lookupName(ctx context.Context, name string, now time.Time) (*User, error) {
@@ -485,35 +499,4 @@ func (d *Directory) appPasswordsInUse(ctx context.Context, now time.Time) (bool,
 		return false, err
 	}
 	return v.(bool), nil
-}
-
-// noteFormat remembers the shape of a real hash for dummy checks.
-func (d *Directory) noteFormat(hash string) {
-	f := hashFormat(hash)
-	d.dummyMu.Lock()
-	d.dummyLike = f
-	d.dummyMu.Unlock()
-}
-
-// dummyCheck spends what a wrong password for a real user costs: a check
-// against a hash of the format most recently seen on a real user (bcrypt
-// cost 10 in the $wp$ format before any was seen).
-func (d *Directory) dummyCheck(ctx context.Context, secret string, accept Accept) error {
-	d.dummyMu.Lock()
-	f := d.dummyLike
-	if f == "" {
-		f = "$wp$2y$10$"
-	}
-	h, ok := d.dummies[f]
-	if !ok {
-		h = makeDummy(f)
-		d.dummies[f] = h
-	}
-	d.dummyMu.Unlock()
-	pw := NormalizePassword(secret)
-	if !accept.Passwords {
-		pw = StripAppPassword(secret)
-	}
-	_, err := d.check(ctx, func() bool { return CheckPassword(pw, h) })
-	return err
 }

@@ -77,6 +77,29 @@ func isBcrypt(h string) bool {
 	return len(h) == 60 && h[0] == '$' && h[1] == '2' && (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$'
 }
 
+// hashFormat is the cost-bearing shape of a hash: "$wp$2y$10$",
+// "$2y$12$", "$P$B", "md5", or "" when no check supports it.
+func hashFormat(h string) string { return formatOf(h[:min(len(h), 10)], len(h)) }
+
+// formatOf is hashFormat from a hash's first 10 bytes and its length
+// (what a query of the users table returns).
+func formatOf(prefix string, length int) string {
+	bcryptPrefix := func(p string) bool {
+		return len(p) >= 7 && p[0] == '$' && p[1] == '2' && (p[2] == 'a' || p[2] == 'b' || p[2] == 'y') && p[3] == '$' && p[6] == '$'
+	}
+	switch {
+	case length <= 32:
+		return "md5"
+	case length == 63 && len(prefix) >= 10 && strings.HasPrefix(prefix, "$wp") && bcryptPrefix(prefix[3:]):
+		return prefix[:10]
+	case length == 60 && bcryptPrefix(prefix):
+		return prefix[:7]
+	case length == 34 && len(prefix) >= 4 && (strings.HasPrefix(prefix, "$P$") || strings.HasPrefix(prefix, "$H$")):
+		return prefix[:4]
+	}
+	return ""
+}
+
 // phpassItoa64 is phpass's base64 alphabet.
 const phpassItoa64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

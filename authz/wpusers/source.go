@@ -20,10 +20,11 @@
 // user's tokens are revoked).
 //
 // A miss is I/O: one query for the user (by login or email in one round
-// trip), one for their meta, bounded by Config.QueryTimeout, and a hash
-// check (bcrypt: tens of milliseconds) bounded by a semaphore of
-// Config.MaxConcurrentHashes. Errors fail closed: ErrUnavailable, never an
-// identity.
+// trip), one for their meta, bounded by Config.QueryTimeout, and the
+// site's fixed hash work (dummy.go: one check per hash format the users
+// table holds, whoever asks; bcrypt costs tens of milliseconds) bounded by
+// a semaphore of Config.MaxConcurrentHashes. Errors fail closed:
+// ErrUnavailable, never an identity.
 package wpusers
 
 import (
@@ -72,6 +73,10 @@ type Source interface {
 	// first application password is created, WordPress does not check
 	// them at all.
 	AppPasswordsInUse(ctx context.Context) (bool, error)
+	// HashFormats lists the hash formats the site's users table holds
+	// (every user's, spam ones included): they fix the work of every
+	// login attempt, see dummy.go.
+	HashFormats(ctx context.Context) (HashFormats, error)
 	// Close releases connections.
 	Close() error
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -36,6 +37,7 @@ type SQL struct {
 	db *sql.DB
 
 	qByName, qByID, qMeta, qInUse, qRoles string
+	qFormats, qAppFormats                 string
 	capsKey, rolesOption                  string
 	multisite                             bool
 }
@@ -109,6 +111,10 @@ func OpenSQL(cfg SQLConfig) (*SQL, error) {
 		qByName: "SELECT " + cols + " FROM `" + p + "users` WHERE user_login = ? OR (? AND user_email = ?) ORDER BY user_login = ? DESC, ID ASC LIMIT 1",
 		qByID:   "SELECT " + cols + " FROM `" + p + "users` WHERE ID = ?",
 		qMeta:   "SELECT meta_key, meta_value FROM `" + p + "usermeta` WHERE user_id = ? AND meta_key IN (?, '_application_passwords') ORDER BY umeta_id",
+		// Byte-wise, so the tables' case-insensitive collation cannot
+		// merge formats.
+		qFormats:    "SELECT DISTINCT LEFT(CAST(user_pass AS BINARY), 10), LENGTH(user_pass) FROM `" + p + "users`",
+		qAppFormats: "SELECT meta_value FROM `" + p + "usermeta` WHERE meta_key = '_application_passwords'",
 	}
 	if cfg.Multisite {
 		// get_network_option on the main network (ID 1).
@@ -128,7 +134,15 @@ func (s *SQL) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *SQL) FindByName(ctx context.Context, name string) (*User, error) {
 	email := looksLikeEmail(name)
-	return s.find(ctx, s.qByName, name, email, name, name)
+	u, err := s.find(ctx, s.qByName, name, email, name, name)
+	if errors.Is(err, ErrNotFound) {
+		// The round trips a found user costs (meta, registered roles), so
+		// that the database's answer time does not tell who exists.
+		if err := s.meta(ctx, &User{}, true); err != nil {
+			return nil, err
+		}
+	}
+	return u, err
 }
 
 func (s *SQL) FindByID(ctx context.Context, id int64) (*User, error) {
@@ -146,14 +160,16 @@ func (s *SQL) find(ctx context.Context, q string, args ...any) (*User, error) {
 		return nil, fmt.Errorf("%w: reading user: %v", ErrUnavailable, err)
 	}
 	u.Spam = spam.Int64 != 0
-	if err := s.meta(ctx, u); err != nil {
+	if err := s.meta(ctx, u, false); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// meta fills roles and application passwords.
-func (s *SQL) meta(ctx context.Context, u *User) error {
+// meta fills roles and application passwords. withRoles reads the
+// registered roles even when u has no capabilities (the not-found path's
+// equal work).
+func (s *SQL) meta(ctx context.Context, u *User, withRoles bool) error {
 	rows, err := s.db.QueryContext(ctx, s.qMeta, u.ID, s.capsKey)
 	if err != nil {
 		return fmt.Errorf("%w: reading user meta: %v", ErrUnavailable, err)
@@ -177,12 +193,14 @@ func (s *SQL) meta(ctx context.Context, u *User) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%w: reading user meta: %v", ErrUnavailable, err)
 	}
-	if caps.Valid && caps.String != "" {
+	if (caps.Valid && caps.String != "") || withRoles {
 		registered, err := s.registeredRoles(ctx)
 		if err != nil {
 			return err
 		}
-		u.Roles = rolesFrom(caps.String, registered)
+		if caps.Valid {
+			u.Roles = rolesFrom(caps.String, registered)
+		}
 	}
 	if apps.Valid && apps.String != "" {
 		// A corrupt meta value makes WordPress see no passwords.
@@ -221,6 +239,47 @@ func (s *SQL) AppPasswordsInUse(ctx context.Context) (bool, error) {
 		val = pv
 	}
 	return phpTruthy(val), nil
+}
+
+func (s *SQL) HashFormats(ctx context.Context) (HashFormats, error) {
+	var f HashFormats
+	rows, err := s.db.QueryContext(ctx, s.qFormats)
+	if err != nil {
+		return f, fmt.Errorf("%w: reading the password formats: %v", ErrUnavailable, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var prefix []byte
+		var n int
+		if err := rows.Scan(&prefix, &n); err != nil {
+			return f, fmt.Errorf("%w: reading the password formats: %v", ErrUnavailable, err)
+		}
+		f.Passwords = append(f.Passwords, formatOf(string(prefix), n))
+	}
+	if err := rows.Err(); err != nil {
+		return f, fmt.Errorf("%w: reading the password formats: %v", ErrUnavailable, err)
+	}
+	apps, err := s.db.QueryContext(ctx, s.qAppFormats)
+	if err != nil {
+		return f, fmt.Errorf("%w: reading the application password formats: %v", ErrUnavailable, err)
+	}
+	defer apps.Close()
+	for apps.Next() {
+		var v sql.NullString
+		if err := apps.Scan(&v); err != nil {
+			return f, fmt.Errorf("%w: reading the application password formats: %v", ErrUnavailable, err)
+		}
+		list, _ := parseAppPasswords(v.String)
+		for _, ap := range list {
+			if !strings.HasPrefix(ap.Hash, "$generic$") {
+				f.AppPasswords = append(f.AppPasswords, hashFormat(ap.Hash))
+			}
+		}
+	}
+	if err := apps.Err(); err != nil {
+		return f, fmt.Errorf("%w: reading the application password formats: %v", ErrUnavailable, err)
+	}
+	return f, nil
 }
 
 // parseRoleNames reads the keys of a serialized user_roles option. nil

@@ -124,4 +124,17 @@ func (s *Static) FindByID(_ context.Context, id int64) (*User, error) {
 
 func (s *Static) AppPasswordsInUse(context.Context) (bool, error) { return s.inUse, nil }
 
+func (s *Static) HashFormats(context.Context) (HashFormats, error) {
+	var f HashFormats
+	for _, u := range s.byID {
+		f.Passwords = append(f.Passwords, hashFormat(u.PassHash))
+		for _, ap := range u.AppPasswords {
+			if !strings.HasPrefix(ap.Hash, "$generic$") {
+				f.AppPasswords = append(f.AppPasswords, hashFormat(ap.Hash))
+			}
+		}
+	}
+	return f, nil
+}
+
 func (s *Static) Close() error { return nil }

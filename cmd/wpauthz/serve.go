@@ -55,6 +55,8 @@ type redisOptions struct {
 	keyFile      string
 	prefix       string
 	maxStaleness time.Duration
+	// maxFamilies bounds the in-memory store (without Redis).
+	maxFamilies int
 }
 
 func newServeCommand() *cobra.Command {
@@ -100,6 +102,7 @@ service account). Every replica compiles and serves; the replica holding the
 	f.StringVar(&o.redis.certFile, "redis-cert-file", "", "PEM client certificate, for Redis servers that require one (with --redis-key-file)")
 	f.StringVar(&o.redis.keyFile, "redis-key-file", "", "PEM key of --redis-cert-file")
 	f.StringVar(&o.redis.prefix, "redis-prefix", "wpauthz:", "prefix of every Redis key and channel")
+	f.IntVar(&o.redis.maxFamilies, "memory-max-logins", store.DefaultMaxFamilies, "without Redis: the refresh-token families (logins) kept in memory, all users together; at the bound each new login revokes the oldest")
 	f.DurationVar(&o.redis.maxStaleness, "redis-max-staleness", 30*time.Second, "while Redis is unreachable, how long bearer checks keep answering from the local revocation view before failing closed")
 	addClusterFlags(f, &o.cluster)
 	return cmd
@@ -297,7 +300,7 @@ func newHTTPMux(engine *authz.Engine, tokens *tokenservice.Service, log *slog.Lo
 // otherwise. The returned function closes it.
 func newStore(o redisOptions, log *slog.Logger) (store.Store, func(), error) {
 	if o.url == "" {
-		return store.NewMemory(nil), func() {}, nil
+		return store.NewMemoryWith(store.MemoryOptions{MaxFamilies: o.maxFamilies, Logger: log}), func() {}, nil
 	}
 	copts := redisstore.ClientOptions{URL: o.url, Mode: o.mode, CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile}
 	if o.passwordFile != "" {

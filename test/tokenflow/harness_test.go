@@ -49,7 +49,7 @@ type env struct {
 	t     testing.TB
 	srv   *httptest.Server
 	clock *clock
-	store *store.Memory
+	store store.Store
 	ip    string // the client address the token service sees
 	// mariadb: the users come from a real MariaDB (newMariaDBEnv).
 	mariadb bool
@@ -84,6 +84,13 @@ func bundle(t testing.TB) policy.Bundle {
 
 func newEnv(t testing.TB, edit func(*policy.Bundle)) *env {
 	t.Helper()
+	return newEnvOn(t, edit, nil)
+}
+
+// newEnvOn is newEnv with the token state in st (a Memory on the test
+// clock when nil).
+func newEnvOn(t testing.TB, edit func(*policy.Bundle), st func(now func() time.Time) store.Store) *env {
+	t.Helper()
 	b := bundle(t)
 	if edit != nil {
 		edit(&b)
@@ -93,7 +100,10 @@ func newEnv(t testing.TB, edit func(*policy.Bundle)) *env {
 		t.Fatal(problems)
 	}
 	e := &env{t: t, clock: &clock{t: time.Now().Truncate(time.Second)}, ip: "192.0.2.10"}
-	e.store = store.NewMemory(e.clock.now)
+	if st == nil {
+		st = func(now func() time.Time) store.Store { return store.NewMemory(now) }
+	}
+	e.store = st(e.clock.now)
 	engine := authz.New(authz.Options{Now: e.clock.now, Store: e.store})
 	engine.Swap(snap)
 	e.snapshot = engine.Snapshot

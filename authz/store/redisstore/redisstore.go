@@ -12,17 +12,29 @@
 //	{rev}:wmforget     sorted set: subject -> when the watermark may go
 //	{rev}:events       pub/sub channel: JSON batches of revocations
 //	{rev}:hb:ID        pub/sub channel: one replica's heartbeats to itself
-//	{f:FAMILY}:rt:ID   hash: one refresh token (rec JSON, exp, fexp, spent);
-//	                   expires with its family
-//	{f:FAMILY}:fam     hash: revoked flag, m:ID -> "accessJTI|accessExp"
-//	rtf:ID             string: refresh token ID -> family (immutable index)
+//	{u:POLICY/SUBJECT}:fams      list: the user's refresh families, oldest
+//	                             first (the per-user cap, store.RefreshTokens)
+//	{u:POLICY/SUBJECT}:f:FAMILY  hash: revoked flag, fexp, m:ID ->
+//	                             "accessJTI|accessExp"
+//	{u:POLICY/SUBJECT}:fm:FAMILY list: the family's members, oldest first
+//	                             (at most store.MaxSpentPerFamily spent)
+//	{u:POLICY/SUBJECT}:rt:ID     hash: one refresh token (rec JSON, exp,
+//	                             fexp, spent); expires with its family
+//	rtf:ID             string: refresh token ID -> "POLICY/SUBJECT FAMILY"
+//	                   (immutable index)
+//	fu:FAMILY          string: family -> "POLICY/SUBJECT" (immutable index)
 //	thr:KEY            hash: one throttle key's GCRA state (t: theoretical
 //	                   arrival time, a: when the next attempt conforms;
 //	                   µs), expiring when the bucket is empty (at t)
 //
-// Rotation runs as one script on the family's slot: it checks the spent
-// flag and sets it in the same step, so two presenters of one refresh
-// token never both win; the loser sees "spent", which revokes the family.
+// A user's families share one slot, so that a login enforces the user's
+// cap (dropping expired and revoked families, revoking the oldest live
+// ones) in one script. Rotation runs as one script on that slot too: it
+// checks the spent flag and sets it in the same step, so two presenters of
+// one refresh token never both win; the loser sees "spent", which revokes
+// the family. The indexes outside the slot are deleted after the script
+// (and expire with their family if that fails): an index to a dropped
+// record finds nothing.
 //
 // # Local view
 //
@@ -59,6 +71,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -532,59 +545,159 @@ func (s *Store) RevokedBefore(subject string) time.Time {
 	return time.UnixMilli(w.before).UTC()
 }
 
-func (s *Store) famTag(family string) string { return s.opts.Prefix + "{f:" + family + "}:" }
-func (s *Store) rtKey(family, id string) string {
-	return s.famTag(family) + "rt:" + id
-}
-func (s *Store) famKey(family string) string { return s.famTag(family) + "fam" }
-func (s *Store) idxKey(id string) string     { return s.opts.Prefix + "rtf:" + id }
+// userTag is the hash tag of one user's refresh state.
+func userTag(policy, subject string) string { return "u:" + policy + "/" + subject }
 
-func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord) error {
+// base is the prefix of every key in a user's slot.
+func (s *Store) base(tag string) string { return s.opts.Prefix + "{" + tag + "}:" }
+func (s *Store) rtKey(tag, id string) string {
+	return s.base(tag) + "rt:" + id
+}
+func (s *Store) famKey(tag, family string) string { return s.base(tag) + "f:" + family }
+func (s *Store) famsKey(tag string) string        { return s.base(tag) + "fams" }
+func (s *Store) membersKey(tag, family string) string {
+	return s.base(tag) + "fm:" + family
+}
+func (s *Store) idxKey(id string) string        { return s.opts.Prefix + "rtf:" + id }
+func (s *Store) famIdxKey(family string) string { return s.opts.Prefix + "fu:" + family }
+
+func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxPerUser int) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	tag := userTag(rec.Policy, rec.Subject)
 	ttl := s.ttl(rec.FamilyExpiresAt)
-	ok, err := s.rdb.SetNX(ctx, s.idxKey(rec.ID), rec.Family, time.Duration(ttl)*time.Millisecond).Result()
+	ok, err := s.rdb.SetNX(ctx, s.idxKey(rec.ID), tag+" "+rec.Family, time.Duration(ttl)*time.Millisecond).Result()
 	if err != nil {
 		return unavailable(err)
 	}
 	if !ok {
 		return store.ErrExists
 	}
-	js, _ := json.Marshal(rec)
-	res, err := createRefresh.Run(ctx, s.rdb, []string{s.rtKey(rec.Family, rec.ID), s.famKey(rec.Family)},
-		string(js), rec.ExpiresAt.UnixMilli(), rec.FamilyExpiresAt.UnixMilli(), rec.AccessJTI, rec.AccessExpiresAt.UnixMilli(), rec.ID, ttl).Text()
-	if err == nil && res != "ok" {
+	if err := s.rdb.Set(ctx, s.famIdxKey(rec.Family), tag, time.Duration(ttl)*time.Millisecond).Err(); err != nil {
 		s.rdb.Del(ctx, s.idxKey(rec.ID))
-		if res == "famrevoked" {
-			return store.ErrFamilyRevoked
-		}
+		return unavailable(err)
+	}
+	js, _ := json.Marshal(rec)
+	res, err := createRefresh.Run(ctx, s.rdb, []string{s.famsKey(tag), s.famKey(tag, rec.Family), s.rtKey(tag, rec.ID), s.membersKey(tag, rec.Family)},
+		string(js), rec.ExpiresAt.UnixMilli(), rec.FamilyExpiresAt.UnixMilli(), rec.AccessJTI, rec.AccessExpiresAt.UnixMilli(), rec.ID, ttl,
+		rec.IssuedAt.UnixMilli(), maxPerUser, rec.Family, s.base(tag)).Slice()
+	if err != nil {
+		s.rdb.Del(ctx, s.idxKey(rec.ID))
+		return unavailable(err)
+	}
+	switch status, _ := res[0].(string); status {
+	case "ok":
+	case "famrevoked":
+		s.rdb.Del(ctx, s.idxKey(rec.ID))
+		return store.ErrFamilyRevoked
+	default:
+		s.rdb.Del(ctx, s.idxKey(rec.ID))
 		return store.ErrExists
 	}
-	return unavailable(err)
+	ids, _ := res[1].([]any)
+	dropped, _ := res[2].([]any)
+	jtis, _ := res[3].([]any)
+	if len(dropped) > 0 {
+		// Dropped families are gone from the slot; their indexes only
+		// point at nothing now.
+		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, id := range ids {
+				p.Del(ctx, s.idxKey(id.(string)))
+			}
+			for _, f := range dropped {
+				p.Del(ctx, s.famIdxKey(f.(string)))
+			}
+			return nil
+		})
+	}
+	revoked, _ := res[4].([]any)
+	if len(revoked) == 0 && len(jtis) == 0 {
+		return nil
+	}
+	evs := make([]event, 0, len(revoked))
+	for _, f := range revoked {
+		evs = append(evs, event{K: store.FamilyRevoked, F: f.(string)})
+	}
+	return s.revokeJTIs(ctx, pairs(jtis), evs...)
 }
 
-func (s *Store) family(ctx context.Context, id string) (string, error) {
-	fam, err := s.rdb.Get(ctx, s.idxKey(id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", store.ErrNotFound
+// RefreshKeys counts the refresh-token keys under the Store's prefix, by
+// kind: "families", "members" (their member lists), "records" (in the
+// users' slots), "users" (their family lists), "indexes" (rtf: and fu:). It SCANs every master: for
+// tests and admin tools, not for a request path.
+func (s *Store) RefreshKeys(ctx context.Context) (map[string]int, error) {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	scan := func(ctx context.Context, c *redis.Client) error {
+		it := c.Scan(ctx, 0, s.opts.Prefix+"*", 1000).Iterator()
+		for it.Next(ctx) {
+			k := strings.TrimPrefix(it.Val(), s.opts.Prefix)
+			kind := ""
+			switch {
+			case strings.HasPrefix(k, "rtf:"), strings.HasPrefix(k, "fu:"):
+				kind = "indexes"
+			case !strings.HasPrefix(k, "{u:"):
+			case strings.Contains(k, "}:f:"):
+				kind = "families"
+			case strings.Contains(k, "}:fm:"):
+				kind = "members"
+			case strings.Contains(k, "}:rt:"):
+				kind = "records"
+			case strings.HasSuffix(k, "}:fams"):
+				kind = "users"
+			}
+			if kind != "" {
+				mu.Lock()
+				counts[kind]++
+				mu.Unlock()
+			}
+		}
+		return it.Err()
 	}
-	return fam, unavailable(err)
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		err = fmt.Errorf("redisstore: cannot scan a %T", s.rdb)
+	}
+	return counts, unavailable(err)
+}
+
+// family finds a refresh token's user tag and family.
+func (s *Store) family(ctx context.Context, id string) (tag, family string, err error) {
+	v, err := s.rdb.Get(ctx, s.idxKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", "", unavailable(err)
+	}
+	i := strings.LastIndexByte(v, ' ')
+	if i < 0 {
+		// An index of the {f:FAMILY} layout: a token issued before the
+		// upgrade, whose state is no longer read.
+		return "", "", store.ErrNotFound
+	}
+	return v[:i], v[i+1:], nil
 }
 
 func (s *Store) GetRefresh(ctx context.Context, id string, now time.Time) (store.RefreshRecord, error) {
 	if err := s.check(); err != nil {
 		return store.RefreshRecord{}, err
 	}
-	fam, err := s.family(ctx, id)
+	tag, fam, err := s.family(ctx, id)
 	if err != nil {
 		return store.RefreshRecord{}, err
 	}
 	var fields *redis.SliceCmd
 	var frev *redis.StringCmd
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		fields = p.HMGet(ctx, s.rtKey(fam, id), "rec", "spent")
-		frev = p.HGet(ctx, s.famKey(fam), "revoked")
+		fields = p.HMGet(ctx, s.rtKey(tag, id), "rec", "spent")
+		frev = p.HGet(ctx, s.famKey(tag, fam), "revoked")
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -613,13 +726,13 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 	if err := s.check(); err != nil {
 		return store.RefreshRecord{}, err
 	}
-	fam, err := s.family(ctx, id)
+	tag, fam, err := s.family(ctx, id)
 	if err != nil {
 		return store.RefreshRecord{}, err
 	}
 	// The family's bounds come from the spent record; the script checks
 	// it, so read it here only to shape next.
-	fexpStr, err := s.rdb.HGet(ctx, s.rtKey(fam, id), "fexp").Result()
+	fexpStr, err := s.rdb.HGet(ctx, s.rtKey(tag, id), "fexp").Result()
 	if errors.Is(err, redis.Nil) {
 		return store.RefreshRecord{}, store.ErrNotFound
 	} else if err != nil {
@@ -632,7 +745,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		next.ExpiresAt = next.FamilyExpiresAt
 	}
 	ttl := s.ttl(next.FamilyExpiresAt)
-	ok, err := s.rdb.SetNX(ctx, s.idxKey(next.ID), fam, time.Duration(ttl)*time.Millisecond).Result()
+	ok, err := s.rdb.SetNX(ctx, s.idxKey(next.ID), tag+" "+fam, time.Duration(ttl)*time.Millisecond).Result()
 	if err != nil {
 		return store.RefreshRecord{}, unavailable(err)
 	}
@@ -640,8 +753,9 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		return store.RefreshRecord{}, store.ErrExists
 	}
 	js, _ := json.Marshal(next)
-	res, err := rotateRefresh.Run(ctx, s.rdb, []string{s.rtKey(fam, id), s.famKey(fam), s.rtKey(fam, next.ID)},
-		now.UnixMilli(), string(js), next.ExpiresAt.UnixMilli(), fexp, next.AccessJTI, next.AccessExpiresAt.UnixMilli(), next.ID, ttl).Slice()
+	res, err := rotateRefresh.Run(ctx, s.rdb, []string{s.rtKey(tag, id), s.famKey(tag, fam), s.rtKey(tag, next.ID), s.membersKey(tag, fam)},
+		now.UnixMilli(), string(js), next.ExpiresAt.UnixMilli(), fexp, next.AccessJTI, next.AccessExpiresAt.UnixMilli(), next.ID, ttl,
+		store.MaxSpentPerFamily, s.base(tag)).Slice()
 	if err != nil {
 		s.rdb.Del(ctx, s.idxKey(next.ID))
 		return store.RefreshRecord{}, unavailable(err)
@@ -657,6 +771,9 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		if err := json.Unmarshal([]byte(js), &spent); err != nil {
 			return store.RefreshRecord{}, err
 		}
+		if err := s.forgetMembers(ctx, res[2:], now); err != nil {
+			return store.RefreshRecord{}, err
+		}
 		return spent, nil
 	case "reused":
 		if err := s.revokeJTIs(ctx, pairs(res[1:]), event{K: store.FamilyRevoked, F: fam}); err != nil {
@@ -670,6 +787,32 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 	default:
 		return store.RefreshRecord{}, store.ErrNotFound
 	}
+}
+
+// forgetMembers finishes what rotateRefresh started for the members it
+// forgot past store.MaxSpentPerFamily (id, "jti|exp" pairs): their
+// indexes go, their access tokens still live are revoked.
+func (s *Store) forgetMembers(ctx context.Context, v []any, now time.Time) error {
+	if len(v) == 0 {
+		return nil
+	}
+	var revoke []any
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i+1 < len(v); i += 2 {
+			id, _ := v[i].(string)
+			p.Del(ctx, s.idxKey(id))
+			m, _ := v[i+1].(string)
+			jti, exp, _ := strings.Cut(m, "|")
+			if e, err := strconv.ParseInt(exp, 10, 64); err == nil && jti != "" && e > now.UnixMilli() {
+				revoke = append(revoke, jti, e)
+			}
+		}
+		return nil
+	})
+	if len(revoke) == 0 {
+		return nil
+	}
+	return s.revokeJTIs(ctx, revoke)
 }
 
 // pairs turns a script's jti, exp list into revokeTokens arguments.
@@ -688,7 +831,14 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 	if err := s.check(); err != nil {
 		return err
 	}
-	res, err := revokeFamily.Run(ctx, s.rdb, []string{s.famKey(family)}, now.UnixMilli()).Slice()
+	tag, err := s.rdb.Get(ctx, s.famIdxKey(family)).Result()
+	if errors.Is(err, redis.Nil) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	res, err := revokeFamily.Run(ctx, s.rdb, []string{s.famKey(tag, family)}, now.UnixMilli()).Slice()
 	if errors.Is(err, redis.Nil) {
 		return store.ErrNotFound
 	}

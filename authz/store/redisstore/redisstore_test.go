@@ -86,6 +86,20 @@ func (k keeper) ThrottleKept(ctx context.Context, key string, _ time.Time) (time
 	return d, true, nil
 }
 
+// RefreshState counts the refresh state under the prefix
+// (storetest.RefreshCounter): family hashes and records in the users'
+// slots, checking that the indexes outside them hold no more.
+func (k keeper) RefreshState(ctx context.Context) (families, records int, err error) {
+	c, err := k.RefreshKeys(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if c["indexes"] > c["families"]+c["records"] {
+		return 0, 0, fmt.Errorf("indexes outlive their state: %v", c)
+	}
+	return c["families"], c["records"], nil
+}
+
 // conformance runs the storetest suite on stores built by mk.
 func conformance(t *testing.T, mk func(t *testing.T, prefix string) (*redisstore.Store, redis.UniversalClient)) {
 	storetest.Run(t, func(t *testing.T) (store.Store, func()) {
@@ -213,7 +227,7 @@ func TestRotationRaceAcrossReplicas(t *testing.T) {
 		fam := fmt.Sprintf("race-%d", round)
 		first := mk(fam + "-0")
 		first.Family = fam
-		if err := a.CreateRefresh(ctx, first); err != nil {
+		if err := a.CreateRefresh(ctx, first, 0); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -486,5 +500,55 @@ func TestFrozenRedis(t *testing.T) {
 	srv.Resume()
 	if !waitFor(t, 10*time.Second, func() bool { return s.Healthy() && !s.Stale() }) {
 		t.Fatal("never recovered")
+	}
+}
+
+// TestHardening6_RefreshKeysExpire: every refresh key the scripts write
+// (the user's family list, family hashes and member lists, records,
+// indexes) carries a TTL no longer than its family's, so nothing outlives
+// the state it belongs to even if no later login prunes it.
+func TestHardening6_RefreshKeysExpire(t *testing.T) {
+	srv := redistest.Start(t)
+	p := prefix()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	now := time.Now()
+	s := open(t, srv.Addr, p, redisstore.Options{})
+	ctx := context.Background()
+	const family = 2 * time.Hour
+	for i := range 5 {
+		r := store.RefreshRecord{ID: fmt.Sprint("k", i), Family: fmt.Sprint("kf", i), Policy: "default/local", Subject: "2",
+			IssuedAt: now, ExpiresAt: now.Add(family), FamilyExpiresAt: now.Add(family), AccessJTI: fmt.Sprint("ka", i), AccessExpiresAt: now.Add(time.Minute)}
+		if err := s.CreateRefresh(ctx, r, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := store.RefreshRecord{ID: "k4b", Policy: "default/local", Subject: "2", IssuedAt: now, ExpiresAt: now.Add(family), AccessJTI: "ka4b", AccessExpiresAt: now.Add(time.Minute)}
+	if _, err := s.RotateRefresh(ctx, "k4", next, now); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, p+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, k := range keys {
+		if strings.Contains(k, "{rev}") {
+			continue
+		}
+		n++
+		d, err := rdb.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d <= 0 || d > family+2*time.Minute {
+			t.Errorf("%s: TTL %v, want within the family's %v (and a minute for skew)", strings.TrimPrefix(k, p), d, family)
+		}
+	}
+	// Three families (the cap) of one record each, one of them rotated:
+	// the user list, 3 family hashes, 3 member lists, 4 records, 4 + 3
+	// indexes.
+	if n != 1+3+3+4+7 {
+		t.Errorf("%d refresh keys: %q", n, keys)
 	}
 }

@@ -76,7 +76,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("RefreshRotation", func(t *testing.T) {
 		s, settle := newStore(t)
 		first := rec("r1", "fam", base)
-		must(t, s.CreateRefresh(ctx, first))
+		must(t, s.CreateRefresh(ctx, first, 0))
 		got, err := s.GetRefresh(ctx, "r1", base.Add(time.Minute))
 		if err != nil || got.Subject != "2" || got.Family != "fam" {
 			t.Fatalf("GetRefresh: %+v %v", got, err)
@@ -109,7 +109,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 	t.Run("RefreshExpiry", func(t *testing.T) {
 		s, _ := newStore(t)
-		must(t, s.CreateRefresh(ctx, rec("e1", "fe", base)))
+		must(t, s.CreateRefresh(ctx, rec("e1", "fe", base), 0))
 		if _, err := s.RotateRefresh(ctx, "e1", rec("e2", "", base), base.Add(25*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("expired token rotated: %v", err)
 		}
@@ -117,7 +117,7 @@ func Run(t *testing.T, newStore Factory) {
 			t.Fatalf("unknown token: %v", err)
 		}
 		// A rotation never extends the family.
-		must(t, s.CreateRefresh(ctx, rec("f1", "ff", base)))
+		must(t, s.CreateRefresh(ctx, rec("f1", "ff", base), 0))
 		next := rec("f2", "", base.Add(time.Hour))
 		next.ExpiresAt = base.Add(100 * 24 * time.Hour)
 		if _, err := s.RotateRefresh(ctx, "f1", next, base.Add(time.Hour)); err != nil {
@@ -129,7 +129,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 	t.Run("RevokeFamily", func(t *testing.T) {
 		s, settle := newStore(t)
-		must(t, s.CreateRefresh(ctx, rec("g1", "fg", base)))
+		must(t, s.CreateRefresh(ctx, rec("g1", "fg", base), 0))
 		must(t, s.RevokeFamily(ctx, "fg", base.Add(time.Minute)))
 		settle()
 		if _, err := s.GetRefresh(ctx, "g1", base.Add(time.Minute)); err == nil {
@@ -144,7 +144,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 	t.Run("ConcurrentRotationHasOneWinner", func(t *testing.T) {
 		s, _ := newStore(t)
-		must(t, s.CreateRefresh(ctx, rec("c0", "fc", base)))
+		must(t, s.CreateRefresh(ctx, rec("c0", "fc", base), 0))
 		var wins, reused atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 16 {
@@ -167,7 +167,171 @@ func Run(t *testing.T, newStore Factory) {
 			t.Fatalf("%d winners, %d refused", wins.Load(), reused.Load())
 		}
 	})
+	runRefreshBounds(t, newStore)
 	runThrottles(t, newStore)
+}
+
+// RefreshCounter is implemented by a store under test (or the Factory's
+// wrapper of one) that can count the refresh state it retains: families
+// and refresh records, with whatever indexes hold them. The bounds cases
+// need it.
+type RefreshCounter interface {
+	RefreshState(ctx context.Context) (families, records int, err error)
+}
+
+// runRefreshBounds checks that a user's refresh state is capped and
+// pruned (store.RefreshTokens.CreateRefresh): no caller can make the
+// store grow by logging in again and again. The logins' times move
+// forward by hours, as a real clock does.
+func runRefreshBounds(t *testing.T, newStore Factory) {
+	ctx := context.Background()
+	counter := func(t *testing.T, s store.Store) RefreshCounter {
+		t.Helper()
+		c, ok := s.(RefreshCounter)
+		if !ok {
+			t.Fatalf("%T does not count its refresh state (storetest.RefreshCounter)", s)
+		}
+		return c
+	}
+	state := func(t *testing.T, c RefreshCounter, families, records int) {
+		t.Helper()
+		f, r, err := c.RefreshState(ctx)
+		must(t, err)
+		if f != families || r != records {
+			t.Fatalf("store holds %d families and %d records, want %d and %d", f, r, families, records)
+		}
+	}
+	live := func(t *testing.T, s store.Store, id string, now time.Time, want bool) {
+		t.Helper()
+		_, err := s.GetRefresh(ctx, id, now)
+		if (err == nil) != want {
+			t.Fatalf("%s live: %v, want %v", id, err, want)
+		}
+	}
+	t.Run("CapRevokesOldestFirst", func(t *testing.T) {
+		s, settle := newStore(t)
+		c := counter(t, s)
+		now := base
+		for i := range 5 {
+			now = base.Add(time.Duration(i) * time.Minute)
+			must(t, s.CreateRefresh(ctx, login(fmt.Sprintf("a%d", i), "2", now), 3))
+		}
+		// Another user, and the same user ID at another policy, are
+		// counted on their own.
+		must(t, s.CreateRefresh(ctx, login("b0", "3", now), 3))
+		other := login("p0", "2", now)
+		other.Policy = "default/other"
+		must(t, s.CreateRefresh(ctx, other, 3))
+		settle()
+		for i, want := range []bool{false, false, true, true, true} {
+			live(t, s, fmt.Sprintf("a%d", i), now, want)
+			if s.TokenRevoked(fmt.Sprintf("access-a%d", i)) == want {
+				t.Fatalf("access token of a%d: revoked %v, want %v", i, !want, !want)
+			}
+		}
+		live(t, s, "b0", now, true)
+		live(t, s, "p0", now, true)
+		state(t, c, 5, 5)
+	})
+	t.Run("CapForgetsRevokedFamiliesFirst", func(t *testing.T) {
+		s, _ := newStore(t)
+		c := counter(t, s)
+		for i := range 3 {
+			must(t, s.CreateRefresh(ctx, login(fmt.Sprintf("r%d", i), "2", base.Add(time.Duration(i)*time.Minute)), 3))
+		}
+		must(t, s.RevokeFamily(ctx, "fam-r1", base.Add(3*time.Minute)))
+		must(t, s.CreateRefresh(ctx, login("r3", "2", base.Add(4*time.Minute)), 3))
+		// r1 was dead already: it makes room, r0 stays live.
+		for i, want := range []bool{true, false, true, true} {
+			live(t, s, fmt.Sprintf("r%d", i), base.Add(5*time.Minute), want)
+		}
+		state(t, c, 3, 3)
+	})
+	t.Run("CapCountsRotatedAndReusedFamilies", func(t *testing.T) {
+		s, settle := newStore(t)
+		c := counter(t, s)
+		must(t, s.CreateRefresh(ctx, login("x0", "2", base), 2))
+		_, err := s.RotateRefresh(ctx, "x0", login("x0b", "2", base.Add(time.Minute)), base.Add(time.Minute))
+		must(t, err)
+		// Reuse kills the family; it stays known (reuse is still told)
+		// until the cap makes room.
+		if _, err := s.RotateRefresh(ctx, "x0", login("x0c", "2", base.Add(2*time.Minute)), base.Add(2*time.Minute)); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("reuse: %v", err)
+		}
+		state(t, c, 1, 2)
+		for i := range 10 {
+			at := base.Add(time.Duration(3+i) * time.Minute)
+			must(t, s.CreateRefresh(ctx, login(fmt.Sprintf("y%d", i), "2", at), 2))
+		}
+		settle()
+		state(t, c, 2, 2)
+		live(t, s, "y8", base.Add(time.Hour), true)
+		live(t, s, "y9", base.Add(time.Hour), true)
+		if !s.TokenRevoked("access-y7") {
+			t.Fatal("the capped login's access token is live")
+		}
+	})
+	t.Run("RotationsBounded", func(t *testing.T) {
+		s, settle := newStore(t)
+		c := counter(t, s)
+		must(t, s.CreateRefresh(ctx, login("z0", "2", base), 50))
+		for i := 1; i <= 100; i++ {
+			at := base.Add(time.Duration(i) * time.Second)
+			_, err := s.RotateRefresh(ctx, fmt.Sprintf("z%d", i-1), login(fmt.Sprintf("z%d", i), "2", at), at)
+			must(t, err)
+		}
+		settle()
+		// The live token and the last MaxSpentPerFamily spent ones.
+		state(t, c, 1, store.MaxSpentPerFamily+1)
+		if !s.TokenRevoked("access-z0") || s.TokenRevoked("access-z99") {
+			t.Fatal("a forgotten member's live access token must be revoked, a kept one's not")
+		}
+		now := base.Add(200 * time.Second)
+		// A forgotten spent token is unknown: refused, the family lives.
+		if _, err := s.RotateRefresh(ctx, "z0", login("w1", "2", now), now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("forgotten spent token: %v", err)
+		}
+		live(t, s, "z100", now, true)
+		// A kept spent token is still reuse.
+		if _, err := s.RotateRefresh(ctx, "z99", login("w2", "2", now), now); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("recent spent token: %v", err)
+		}
+		live(t, s, "z100", now, false)
+	})
+	t.Run("ExpiredFamiliesPruned", func(t *testing.T) {
+		s, _ := newStore(t)
+		c := counter(t, s)
+		for i := range 10 {
+			at := base.Add(time.Duration(i) * time.Minute)
+			r := login(fmt.Sprintf("e%d", i), "2", at)
+			r.FamilyExpiresAt = base.Add(time.Hour)
+			r.ExpiresAt = r.FamilyExpiresAt
+			must(t, s.CreateRefresh(ctx, r, 50))
+		}
+		state(t, c, 10, 10)
+		// Two hours later the next login finds them all expired.
+		later := base.Add(2 * time.Hour)
+		must(t, s.CreateRefresh(ctx, login("e10", "2", later), 50))
+		state(t, c, 1, 1)
+		live(t, s, "e10", later, true)
+		// Pruning is not revoking: nothing was revoked (the access tokens
+		// had expired long before).
+		for i := range 10 {
+			if s.TokenRevoked(fmt.Sprintf("access-e%d", i)) {
+				t.Fatalf("expired family e%d revoked instead of forgotten", i)
+			}
+		}
+	})
+}
+
+// login is the first record of a new family "fam-"+id for subject,
+// issued at now.
+func login(id, subject string, now time.Time) store.RefreshRecord {
+	return store.RefreshRecord{
+		ID: id, Family: "fam-" + id, Policy: "default/local", Subject: subject,
+		IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour), FamilyExpiresAt: now.Add(7 * 24 * time.Hour),
+		AccessJTI: "access-" + id, AccessExpiresAt: now.Add(time.Hour),
+	}
 }
 
 // ThrottleKeeper is implemented by a store under test (or the Factory's
