@@ -109,6 +109,7 @@ E2E_BENCH_DIR ?=
 .PHONY: e2e-bench
 e2e-bench: ## End-to-end cost under wrk: plain WordPress vs nginx + wpauthz + bridge, interleaved rounds (docs/e2e.md; needs wrk).
 	hack/test-deps.sh
+	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
 	hack/e2e-bench.sh $(E2E_BENCH_DIR)
 
 .PHONY: bench-micro
