@@ -68,7 +68,7 @@ func ensureNamespace(t *testing.T, name string) {
 }
 
 // TestSamplesApplyOnEmptyCluster: config/samples applies as the README
-// says, with the CRDs installed and nothing else: it creates its namespace
+// says (and server-side), with the CRDs installed and nothing else: it creates its namespace
 // and every Secret it names, each object is stored, a replica compiles all
 // of them (every resource turns Ready, so the sample Secrets hold valid
 // keys), and "kubectl get apikeys" shows the expiry as a time. Not
@@ -81,27 +81,39 @@ func TestSamplesApplyOnEmptyCluster(t *testing.T) {
 		t.Fatalf("namespace wordpress exists before the samples are applied (err %v)", err)
 	}
 	samples := filepath.Join("..", "config", "samples")
-	out, errOut, err := kubectl(t, nil, "apply", "--server-side", "-f", samples)
-	if err != nil {
-		t.Fatalf("kubectl apply --server-side -f config/samples: %v\n%s%s", err, out, errOut)
-	}
-	if errOut != "" {
-		t.Errorf("kubectl apply wrote to stderr:\n%s", errOut)
-	}
 	want := []string{
 		"namespace/wordpress",
 		"secret/shop-jwt-keys", "secret/shop-identity-key", "secret/erp-api-key", "secret/jane-laptop-api-key", "secret/mobile-app-oauth",
 		"wpapipolicy.policy.wpauthz.io/shop", "apikey.policy.wpauthz.io/erp", "apikey.policy.wpauthz.io/jane-laptop",
 		"oauthclient.policy.wpauthz.io/mobile-app",
 	}
-	applied := strings.Split(strings.TrimSpace(out), "\n")
-	for _, w := range want {
-		if !slices.Contains(applied, w+" serverside-applied") {
-			t.Errorf("kubectl apply did not apply %s:\n%s", w, out)
+	// The README's command first (client-side apply: creates), then
+	// server-side apply over it (every field validated and owned by the
+	// API server's merge, no conflict).
+	for _, step := range []struct {
+		args   []string
+		result string
+	}{
+		{[]string{"apply", "-f", samples}, " created"},
+		{[]string{"apply", "--server-side", "-f", samples}, " serverside-applied"},
+	} {
+		cmd := "kubectl " + strings.Join(step.args, " ")
+		out, errOut, err := kubectl(t, nil, step.args...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s%s", cmd, err, out, errOut)
 		}
-	}
-	if len(applied) != len(want) {
-		t.Errorf("kubectl apply applied %d objects, want %d (a new sample object? add it here):\n%s", len(applied), len(want), out)
+		if errOut != "" {
+			t.Errorf("%s wrote to stderr:\n%s", cmd, errOut)
+		}
+		applied := strings.Split(strings.TrimSpace(out), "\n")
+		for _, w := range want {
+			if !slices.Contains(applied, w+step.result) {
+				t.Errorf("%s: no %q:\n%s", cmd, w+step.result, out)
+			}
+		}
+		if len(applied) != len(want) {
+			t.Errorf("%s applied %d objects, want %d (a new sample object? add it here):\n%s", cmd, len(applied), len(want), out)
+		}
 	}
 	// Stored, as written: kubectl reads every object of the folder back.
 	got, errOut, err := kubectl(t, nil, "get", "-f", samples, "-o", "name")
