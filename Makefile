@@ -30,7 +30,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC (config/rbac/role.yaml) from kubebuilder markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controller/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=wpauthz paths=./controller/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail if generated files are stale.

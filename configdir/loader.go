@@ -9,7 +9,9 @@
 // folder whose name ends in .yaml or .yml, in lexical order. Names starting
 // with "." are skipped (editor swap and lock files, the ..data links of a
 // mounted ConfigMap); sub-folders are not read. A file may hold several
-// documents separated by "---" lines; empty documents are skipped.
+// documents separated by "---" lines; empty documents are skipped, and so
+// are v1 Namespace objects (a folder that is also applied to a cluster
+// creates its namespace; standalone mode has no namespaces to create).
 //
 // Differences from "kubectl apply" into a cluster, all deliberate:
 // unknown fields are errors (as with --validate=strict), a missing
@@ -355,6 +357,8 @@ func (l *Loader) decodeDocument(file string, doc document, index int) (d *decode
 	var add func(*policy.Bundle)
 	var ferrs []*Error
 	switch ks := l.kinds[gvk]; {
+	case gvk == namespaceGVK:
+		return nil, true, nil
 	case gvk == secretGVK:
 		gvk = secretGVK
 		add, ferrs = decodeSecret(obj, &pos)

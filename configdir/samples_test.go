@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wpauthz/wpauthz/authz/policy"
 )
 
 // TestShippedSamplesValidate: every sample we ship passes the same schema
-// and CEL rules the API server applies.
+// and CEL rules the API server applies, and compiles with the Secrets
+// shipped next to it: nothing it references is missing or malformed.
 func TestShippedSamplesValidate(t *testing.T) {
 	for _, dir := range []string{"../config/samples", "../config/samples/local"} {
 		l, err := NewLoader(dir, slog.New(slog.DiscardHandler))
@@ -21,6 +24,9 @@ func TestShippedSamplesValidate(t *testing.T) {
 		}
 		if len(b.Policies) == 0 || len(b.APIKeys) == 0 {
 			t.Fatalf("%s: loaded %d policies, %d keys", dir, len(b.Policies), len(b.APIKeys))
+		}
+		if _, problems := policy.Compile(b, policy.Options{}); len(problems) != 0 {
+			t.Fatalf("%s: does not compile as shipped: %v", dir, problems)
 		}
 	}
 }

@@ -33,7 +33,10 @@ import (
 // bundleKinds are the policy.wpauthz.io kinds a policy.Bundle holds.
 var bundleKinds = []string{"WPApiPolicy", "ApiKey", "OAuthClient"}
 
-var secretGVK = corev1.SchemeGroupVersion.WithKind("Secret")
+var (
+	secretGVK    = corev1.SchemeGroupVersion.WithKind("Secret")
+	namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
+)
 
 // decodeCustomResource does to obj what the API server does to a custom
 // resource on create, in the same order:

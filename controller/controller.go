@@ -50,8 +50,8 @@ import (
 // The Lease and the leader-election Events live in the manager's own
 // namespace (config/default sets it; kustomize rewrites it there):
 //
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=wpauthz-system,resources=leases,verbs=get;create;update
-// +kubebuilder:rbac:groups="",namespace=wpauthz-system,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=wpauthz,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups="",namespace=wpauthz,resources=events,verbs=create;patch
 
 // DefaultName is the default field owner of status writes and the
 // reporting controller of Events.

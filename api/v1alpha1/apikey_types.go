@@ -56,6 +56,9 @@ type ApiKeyStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// The Expires column is a string, the RFC 3339 time itself: a "date"
+// column prints a timestamp's age, which is "<invalid>" for a future one.
+
 // ApiKey is an API key for a WordPress site protected by a WPApiPolicy.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -64,7 +67,7 @@ type ApiKeyStatus struct {
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.spec.user.login`
 // +kubebuilder:printcolumn:name="Fingerprint",type=string,JSONPath=`.status.fingerprint`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`
+// +kubebuilder:printcolumn:name="Expires",type=string,format=date-time,JSONPath=`.spec.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ApiKey struct {
 	metav1.TypeMeta   `json:",inline"`
