@@ -336,13 +336,19 @@ func TestChartRefusesBadValues(t *testing.T) {
 }
 
 // TestChartSecretsReadOnly: without rbac.generatedKeySecrets no rendering
-// grants a write on Secrets, and with watchNamespaces no ClusterRole
-// exists at all (so no Secret outside the watched namespaces is readable).
+// grants a write on Secrets outside wpauthz's own state Role in the release
+// namespace, and with watchNamespaces no ClusterRole exists at all (so no
+// Secret outside the watched namespaces is readable).
 func TestChartSecretsReadOnly(t *testing.T) {
 	for _, set := range []string{"default", "external-redis-tls", "istio-envoy-gateway"} {
+		states := 0
 		for _, doc := range splitDocuments(t, render(t, set)) {
 			kind, _ := doc["kind"].(string)
 			if kind != "ClusterRole" && kind != "Role" {
+				continue
+			}
+			if kind == "Role" && name(doc) == releaseName+"-state" && doc["metadata"].(map[string]any)["namespace"] == releaseNamespace {
+				states++ // the last good copies: written in the release namespace only
 				continue
 			}
 			rules, _ := doc["rules"].([]any)
@@ -357,6 +363,9 @@ func TestChartSecretsReadOnly(t *testing.T) {
 					}
 				}
 			}
+		}
+		if states != 1 {
+			t.Errorf("%s: %d Roles %s-state in namespace %s, want 1", set, states, releaseName, releaseNamespace)
 		}
 	}
 	for _, doc := range splitDocuments(t, render(t, "namespaced")) {

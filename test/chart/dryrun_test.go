@@ -161,6 +161,26 @@ func TestChartObjectsValidateOnAPIServer(t *testing.T) {
 			t.Logf("%s: %d objects valid (%v)", set, total, kinds)
 		})
 	}
+	// The same dry run refuses what those schemas forbid: it has teeth.
+	invalid := map[string]string{
+		"authorizationpolicy-unknown-field.yaml": ".spec.provider.nmae: field not declared in schema",
+		"virtualservice-unknown-field.yaml":      "spec.http[0].route[0].destination.port",
+		"securitypolicy-unknown-field.yaml":      ".spec.extAuth.grpc.backendRefs[0].prot: field not declared in schema",
+		"httproute-bad-path-type.yaml":           "spec.rules[0].matches[0].path.type",
+	}
+	for file, want := range invalid {
+		t.Run("refuses "+file, func(t *testing.T) {
+			out, err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side",
+				"--dry-run=server", "--validate=strict", "--field-manager=wpauthz-chart-test",
+				"-f", filepath.Join("testdata", "invalid", file)).CombinedOutput()
+			if err == nil {
+				t.Fatalf("the API server accepted testdata/invalid/%s:\n%s", file, out)
+			}
+			if !strings.Contains(string(out), want) {
+				t.Fatalf("kubectl apply testdata/invalid/%s: %v\n%s\nwant an error naming %s", file, err, out, want)
+			}
+		})
+	}
 	// Nothing was stored: the dry run created no wpauthz object.
 	var sas corev1.ServiceAccountList
 	if err := c.List(ctx, &sas, client.InNamespace(releaseNamespace)); err != nil {
