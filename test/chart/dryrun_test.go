@@ -161,6 +161,31 @@ func TestChartObjectsValidateOnAPIServer(t *testing.T) {
 			t.Logf("%s: %d objects valid (%v)", set, total, kinds)
 		})
 	}
+	// NOTES.txt, which only an install renders: the mesh config entry for
+	// Istio names the Service, and the Redis Secret the pods wait for.
+	t.Run("notes", func(t *testing.T) {
+		out, err := runHelm(t, "install", releaseName, chartDir, "--namespace", releaseNamespace,
+			"--kubeconfig", kubeconfig, "--dry-run=client", "--values", filepath.Join(valuesDir, "default.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, notes, ok := strings.Cut(string(out), "NOTES:\n")
+		t.Log(notes)
+		if !ok {
+			t.Fatalf("helm install --dry-run printed no NOTES:\n%s", out)
+		}
+		for _, want := range []string{
+			"wpauthz.wpauthz.svc.cluster.local:9001   gRPC ext_authz",
+			"wpauthz-internal.wpauthz.svc.cluster.local:8081",
+			"    extensionProviders:\n    - name: wpauthz\n      envoyExtAuthzGrpc:\n        service: wpauthz.wpauthz.svc.cluster.local\n        port: 9001\n",
+			"kubectl -n wpauthz create secret generic wpauthz-redis",
+			"Watching: every namespace (ClusterRole).",
+		} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("NOTES lack %q:\n%s", want, notes)
+			}
+		}
+	})
 	// The same dry run refuses what those schemas forbid: it has teeth.
 	invalid := map[string]string{
 		"authorizationpolicy-unknown-field.yaml": ".spec.provider.nmae: field not declared in schema",

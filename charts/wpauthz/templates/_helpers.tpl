@@ -90,7 +90,7 @@ app.kubernetes.io/component: redis
 
 {{/* The Service in front of wpauthz's gRPC and HTTP listeners, as an in-cluster DNS name. */}}
 {{- define "wpauthz.serviceHost" -}}
-{{- printf "%s.%s.svc.cluster.local" (include "wpauthz.fullname" .) .Release.Namespace }}
+{{- printf "%s.%s.svc.%s" (include "wpauthz.fullname" .) .Release.Namespace .Values.clusterDomain }}
 {{- end }}
 
 {{/*
