@@ -8,6 +8,7 @@ package chart
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -217,15 +218,44 @@ func TestChartCRDsMatchBases(t *testing.T) {
 			t.Errorf("charts/wpauthz/files/crds/%s differs from config/crd/bases: run make chart-crds", filepath.Base(base))
 		}
 	}
-	// And the chart really renders them, with the keep annotation.
-	out := render(t, "default")
-	for _, kind := range []string{"wpapipolicies", "apikeys", "oauthclients"} {
-		if !bytes.Contains(out, []byte("name: "+kind+".policy.wpauthz.io")) {
-			t.Errorf("default rendering lacks the CRD %s.policy.wpauthz.io", kind)
+	// And the chart renders them unchanged but for its labels and the keep
+	// annotation.
+	want := map[string]map[string]any{}
+	for _, base := range bases {
+		raw, err := os.ReadFile(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range splitDocuments(t, raw) {
+			want[name(doc)] = doc
 		}
 	}
-	if got := bytes.Count(out, []byte("helm.sh/resource-policy: keep")); got != len(bases) {
-		t.Errorf("default rendering has %d helm.sh/resource-policy: keep annotations, want one per CRD (%d)", got, len(bases))
+	rendered := 0
+	for _, doc := range splitDocuments(t, render(t, "default")) {
+		if doc["kind"] != "CustomResourceDefinition" {
+			continue
+		}
+		rendered++
+		meta := doc["metadata"].(map[string]any)
+		annotations, _ := meta["annotations"].(map[string]any)
+		if annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s lacks helm.sh/resource-policy: keep", name(doc))
+		}
+		labels, _ := meta["labels"].(map[string]any)
+		if labels["app.kubernetes.io/managed-by"] != "Helm" {
+			t.Errorf("CRD %s lacks the chart's labels: %v", name(doc), labels)
+		}
+		// What is left must be the generated CRD exactly.
+		delete(annotations, "helm.sh/resource-policy")
+		delete(meta, "labels")
+		got, _ := json.Marshal(doc)
+		exp, _ := json.Marshal(want[name(doc)])
+		if !bytes.Equal(got, exp) {
+			t.Errorf("the rendered CRD %s differs from config/crd/bases beyond labels and annotations", name(doc))
+		}
+	}
+	if rendered != len(want) {
+		t.Errorf("default rendering has %d CRDs, config/crd/bases %d", rendered, len(want))
 	}
 }
 
