@@ -41,6 +41,12 @@ app.kubernetes.io/part-of: wpauthz
 app.kubernetes.io/component: server
 {{- end }}
 
+{{/* Labels of the CRDs. */}}
+{{- define "wpauthz.crdLabels" -}}
+{{ include "wpauthz.baseLabels" . }}
+app.kubernetes.io/component: crds
+{{- end }}
+
 {{/* Labels of the deployed Redis's objects. */}}
 {{- define "wpauthz.redisLabels" -}}
 {{ include "wpauthz.baseLabels" . }}
