@@ -40,6 +40,10 @@ chart-crds: ## Copy config/crd/bases into the chart (charts/wpauthz/files/crds);
 	rm -f charts/wpauthz/files/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/wpauthz/files/crds/
 
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint --strict the chart (test/chart also lints it with every value set).
+	$(HELM) lint --strict charts/wpauthz
+
 .PHONY: chart-golden
 chart-golden: $(HELM) ## Regenerate the golden `helm template` output (test/chart/testdata/golden) from the chart; review the diff.
 	WPAUTHZ_HELM=$(HELM) $(GO) test -count=1 ./test/chart -run '^TestChartGolden$$' -update
