@@ -12,6 +12,8 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GRPCURL := $(BIN)/grpcurl-$(GRPCURL_VERSION)
 GHZ_VERSION ?= v0.121.0
 GHZ := $(BIN)/ghz-$(GHZ_VERSION)
+HELM_VERSION ?= v3.21.4
+HELM := $(BIN)/helm-$(HELM_VERSION)
 # envtest's kube-apiserver and kubectl, and etcd: built from the Go module
 # proxy by hack/build-envtest-binaries.sh (keep in step with controller/suite_test.go).
 ENVTEST_K8S_VERSION ?= v1.37.2
@@ -31,10 +33,24 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC (config/rbac/role.yaml) from kubebuilder markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=wpauthz paths=./controller/... output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory chart-crds
+
+.PHONY: chart-crds
+chart-crds: ## Copy config/crd/bases into the chart (charts/wpauthz/files/crds); test/chart fails when they drift.
+	rm -f charts/wpauthz/files/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/wpauthz/files/crds/
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint --strict the chart (test/chart also lints it with every value set).
+	$(HELM) lint --strict charts/wpauthz
+
+.PHONY: chart-golden
+chart-golden: $(HELM) ## Regenerate the golden `helm template` output (test/chart/testdata/golden) from the chart; review the diff.
+	WPAUTHZ_HELM=$(HELM) $(GO) test -count=1 ./test/chart -run '^TestChartGolden$$' -update
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail if generated files are stale.
-	@git diff --exit-code -- api config/crd config/rbac || { echo "generated files are stale: run 'make generate manifests'"; exit 1; }
+	@git diff --exit-code -- api config/crd config/rbac charts/wpauthz/files/crds || { echo "generated files are stale: run 'make generate manifests'"; exit 1; }
 
 .PHONY: lint
 lint: ## gofmt check and go vet.
@@ -58,9 +74,9 @@ run: build ## Serve the embedded default: policies from config/samples/local.
 ##@ Test
 
 .PHONY: test
-test: lint verify-generated $(GRPCURL) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest, the WordPress end-to-end suite).
+test: lint verify-generated $(GRPCURL) $(HELM) envtest-assets ## Run every test (unit, integration, real nginx/Caddy, standalone binary with grpcurl, envtest, the WordPress end-to-end suite).
 	hack/test-deps.sh
-	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
+	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_HELM=$(HELM) WPAUTHZ_REQUIRE_HELM=1 WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 WPAUTHZ_REQUIRE_E2E=1 \
 	$(GO) test -race -count=1 ./...
 
@@ -131,6 +147,12 @@ $(GRPCURL):
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	mv $(BIN)/grpcurl $@
 	ln -sf $(notdir $@) $(BIN)/grpcurl
+
+# go install writes bin/helm; move it to its versioned name at once, so that
+# a parallel build never sees a half-written binary under that name.
+$(HELM):
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && mv $$tmp/helm $@ && rmdir $$tmp
+	ln -sf $(notdir $@) $(BIN)/helm
 
 .PHONY: help
 help: ## Show targets.
