@@ -231,6 +231,10 @@ func writeArchiveFile(path string, img v1.Image, tag name.Tag, mtime time.Time) 
 		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}

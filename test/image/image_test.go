@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/image-spec/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wpauthz/wpauthz/test/freeport"
@@ -143,6 +145,7 @@ func readOCILayout(t *testing.T, archive string, tag name.Tag) v1.Image {
 	t.Helper()
 	dir := t.TempDir()
 	untar(t, archive, dir)
+	checkOCISchemas(t, dir)
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		t.Fatalf("OCI layout: %v", err)
@@ -184,6 +187,45 @@ func readOCILayout(t *testing.T, archive string, tag name.Tag) v1.Image {
 		t.Fatalf("OCI layout blobs: %v", err)
 	}
 	return img
+}
+
+// checkOCISchemas validates the layout's JSON documents with the OCI image
+// spec's own schemas (a second reader besides go-containerregistry, which
+// wrote them).
+func checkOCISchemas(t *testing.T, dir string) {
+	t.Helper()
+	validate := func(v schema.Validator, path string) {
+		t.Helper()
+		f, err := os.Open(filepath.Join(dir, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := v.Validate(f); err != nil {
+			t.Errorf("%s against the OCI %s schema: %v", path, v, err)
+		}
+	}
+	validate(schema.ValidatorMediaTypeLayoutHeader, "oci-layout")
+	validate(schema.ValidatorMediaTypeImageIndex, "index.json")
+	idx, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index v1.IndexManifest
+	if err := json.Unmarshal(idx, &index); err != nil || len(index.Manifests) != 1 {
+		t.Fatalf("index.json: %v", err)
+	}
+	blob := func(h v1.Hash) string { return filepath.Join("blobs", h.Algorithm, h.Hex) }
+	validate(schema.ValidatorMediaTypeManifest, blob(index.Manifests[0].Digest))
+	raw, err := os.ReadFile(filepath.Join(dir, blob(index.Manifests[0].Digest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	validate(schema.ValidatorMediaTypeImageConfig, blob(m.Config.Digest))
 }
 
 func validateBlobs(img v1.Image) error {
