@@ -81,8 +81,9 @@ func TestImage(t *testing.T) {
 }
 
 // TestVersionAgrees: the VERSION file is the one version; the chart's
-// appVersion (once the chart exists) and the Dockerfile's default say the
-// same, and the Dockerfile builds the image hack/image builds.
+// appVersion (once the chart exists), the kustomize image tag and the
+// Dockerfile's default say the same, and the Dockerfile builds the image
+// hack/image builds.
 func TestVersionAgrees(t *testing.T) {
 	root := testbin.Root()
 	version := readVersion(t, root)
@@ -98,6 +99,20 @@ func TestVersionAgrees(t *testing.T) {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(root, "config", "manager", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kustomization struct {
+		Images []struct{ Name, NewName, NewTag string } `json:"images"`
+	}
+	if err := yaml.Unmarshal(raw, &kustomization); err != nil {
+		t.Fatal(err)
+	}
+	if im := kustomization.Images; len(im) != 1 || im[0].NewName != repository || im[0].NewTag != version {
+		t.Errorf("config/manager/kustomization.yaml images %+v, want %s:%s", im, repository, version)
 	}
 
 	df := readDockerfile(t, filepath.Join(root, "Dockerfile"))
