@@ -131,6 +131,7 @@ func TestVersionAgrees(t *testing.T) {
 		`ENTRYPOINT ["/wpauthz"]`,
 		`CMD ["serve"]`,
 		"WORKDIR /",
+		"EXPOSE 9001 8080",
 	} {
 		if !slices.Contains(final, want) {
 			t.Errorf("Dockerfile: the final stage lacks %q", want)
