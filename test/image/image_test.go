@@ -2,8 +2,8 @@
 // (hack/image): it builds one through the same program, reads it back
 // both as an OCI image layout and as a `docker save` archive, checks the
 // config and the one layer, and runs the binary taken out of that layer
-// the way a pod would: as UID 65532, with no environment, from a folder
-// it cannot write.
+// the way a pod would: as UID 65532, with no environment, on a read-only
+// root filesystem.
 package image
 
 import (
@@ -436,12 +436,56 @@ func runAsNonroot(bin string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// serveUntilReady runs `serve --config-dir` on the samples, waits for
-// /readyz to answer 200, and stops it with SIGTERM: it must exit 0.
+// runAsPod runs the binary as a pod with readOnlyRootFilesystem does: as
+// UID/GID 65532, with no environment, and (when the test runs as root, as
+// `make test` does here) in a mount namespace of its own whose root
+// filesystem is read-only. unshare, mount and setpriv (util-linux) do the
+// setting up, then exec the binary in the same process.
+func runAsPod(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return runAsNonroot(bin, args...)
+	}
+	var tools []string
+	for _, name := range []string{"unshare", "sh", "mount", "setpriv"} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("running as a pod needs %s (util-linux): %v", name, err)
+		}
+		tools = append(tools, path)
+	}
+	const script = `"$1" -o remount,bind,ro / || exit 125; shift; exec "$@"`
+	argv := append([]string{"--mount", "--propagation", "private", tools[1], "-c", script, "sh", tools[2],
+		tools[3], fmt.Sprintf("--reuid=%d", nonroot), fmt.Sprintf("--regid=%d", nonroot), "--clear-groups", "--", bin}, args...)
+	cmd := exec.Command(tools[0], argv...)
+	cmd.Env = []string{}
+	cmd.Dir = filepath.Dir(bin)
+	return cmd
+}
+
+// rootMountOptions are the options of "/" as process pid sees it.
+func rootMountOptions(t *testing.T, pid int) []string {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mountinfo(5): ID parent major:minor root mount-point options ...
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == "/" {
+			return strings.Split(f[5], ",")
+		}
+	}
+	t.Fatalf("/proc/%d/mountinfo: no / mount", pid)
+	return nil
+}
+
+// serveUntilReady runs `serve --config-dir` on the samples as a pod would,
+// waits for /readyz to answer 200, and stops it with SIGTERM: it must exit 0.
 func serveUntilReady(t *testing.T, bin, dir string) {
 	httpAddr := freeport.Addr(t)
 	logs := &testbin.Log{}
-	cmd := runAsNonroot(bin, "serve", "--config-dir", dir, "--grpc-addr", freeport.Addr(t), "--http-addr", httpAddr, "--log-format", "text")
+	cmd := runAsPod(t, bin, "serve", "--config-dir", dir, "--grpc-addr", freeport.Addr(t), "--http-addr", httpAddr, "--log-format", "text")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -482,6 +526,9 @@ func serveUntilReady(t *testing.T, bin, dir string) {
 	if os.Geteuid() == 0 {
 		if uid := processUID(t, cmd.Process.Pid); uid != fmt.Sprint(nonroot) {
 			t.Errorf("wpauthz runs as UID %s, want %d", uid, nonroot)
+		}
+		if opts := rootMountOptions(t, cmd.Process.Pid); !slices.Contains(opts, "ro") {
+			t.Errorf("wpauthz's root filesystem is mounted %q, want ro", opts)
 		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
