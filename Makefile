@@ -6,6 +6,12 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
+# The one version: the binary's (wpauthz version), the image tag and the
+# chart's appVersion (test/image checks they agree).
+VERSION ?= $(shell cat VERSION)
+IMAGE_REPOSITORY ?= ghcr.io/wpauthz/wpauthz
+IMAGE_TAR := $(BIN)/wpauthz-image-$(VERSION).tar
+
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GRPCURL_VERSION ?= v1.9.4
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
@@ -62,7 +68,12 @@ lint: ## gofmt check and go vet.
 
 .PHONY: build
 build: ## Build bin/wpauthz.
-	$(GO) build -trimpath -o $(BIN)/wpauthz ./cmd/wpauthz
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/wpauthz ./cmd/wpauthz
+
+.PHONY: image
+image: ## Build the container image offline, without Docker: bin/wpauthz-image-<VERSION>.tar (an OCI layout that docker/podman load).
+	$(GO) run ./hack/image -o $(IMAGE_TAR) -version $(VERSION) -repository $(IMAGE_REPOSITORY) \
+		-revision "$$(git rev-parse HEAD 2>/dev/null)" -created "$$(git log -1 --format=%cI 2>/dev/null)"
 
 .PHONY: run
 run: build ## Serve the embedded default: policies from config/samples/local.

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
@@ -30,7 +34,34 @@ type clusterOptions struct {
 func addClusterFlags(f *pflag.FlagSet, o *clusterOptions) {
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "in-cluster mode: only the replica holding a Lease writes status and generates API keys (every replica serves)")
 	f.StringVar(&o.leaderElectionID, "leader-election-id", "wpauthz-status", "in-cluster mode: name of the Lease")
-	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "in-cluster mode: namespace of the Lease (default: the pod's own)")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "in-cluster mode: namespace of the Lease (default: $POD_NAMESPACE, else the pod's own from its service account; required out of cluster)")
+}
+
+// serviceAccountNamespaceFile is where Kubernetes mounts the pod's own
+// namespace, next to its service account token.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// leaderElectionNamespace picks the Lease's namespace: the flag, else
+// $POD_NAMESPACE (the chart sets it from the downward API), else the
+// namespace of the pod's service account. Out of cluster none of these is
+// there, and guessing ("default") would put a Lease where the operator did
+// not choose and where the chart's RBAC does not reach, so it is an error
+// that says which flag to set.
+func leaderElectionNamespace(flag string, getenv func(string) string, saNamespaceFile string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if ns := getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	raw, err := os.ReadFile(saNamespaceFile)
+	if err == nil && strings.TrimSpace(string(raw)) != "" {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("leader election: the pod's namespace: %w", err)
+	}
+	return "", errors.New("leader election needs a namespace for its Lease: set --leader-election-namespace (or $POD_NAMESPACE) when running out of cluster, or turn it off with --leader-elect=false")
 }
 
 // newClusterSource prepares in-cluster mode: a controller-runtime manager
@@ -45,6 +76,12 @@ func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, e
 	if err != nil {
 		return nil, fmt.Errorf("in-cluster mode (no --config-dir): %w", err)
 	}
+	leaseNamespace := o.leaderElectionNamespace
+	if o.leaderElect {
+		if leaseNamespace, err = leaderElectionNamespace(o.leaderElectionNamespace, os.Getenv, serviceAccountNamespaceFile); err != nil {
+			return nil, err
+		}
+	}
 	scheme, err := controller.NewScheme()
 	if err != nil {
 		return nil, err
@@ -58,7 +95,7 @@ func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, e
 		HealthProbeBindAddress:        "0", // /healthz and /readyz are on --http-addr
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
-		LeaderElectionNamespace:       o.leaderElectionNamespace,
+		LeaderElectionNamespace:       leaseNamespace,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
@@ -67,7 +104,7 @@ func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, e
 	if _, err := controller.Setup(ctx, mgr, engine, controller.Options{Compile: compileOpts, OnSwap: onSwap}); err != nil {
 		return nil, fmt.Errorf("in-cluster mode: %w", err)
 	}
-	log.Info("in-cluster mode: policies from the Kubernetes API", "host", cfg.Host, "leaderElection", o.leaderElect)
+	log.Info("in-cluster mode: policies from the Kubernetes API", "host", cfg.Host, "leaderElection", o.leaderElect, "leaseNamespace", leaseNamespace)
 	return mgr.Start, nil
 }
 

@@ -12,6 +12,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	// Root CAs for TLS (OIDC providers, Redis with rediss://) where the
+	// system has none, as in the container image, whose only file is this
+	// binary. A system's own roots, where present, still win.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
@@ -29,8 +33,10 @@ func newRootCommand() *cobra.Command {
 		Short:         "Authorization for the WordPress REST API, at the service mesh",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       binaryVersion(),
 	}
-	root.AddCommand(newServeCommand(), newTokenCommand(), newAPIKeyCommand(), newIdentityCommand())
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newServeCommand(), newTokenCommand(), newAPIKeyCommand(), newIdentityCommand(), newVersionCommand())
 	return root
 }
 
