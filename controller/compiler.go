@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,10 @@ type good struct {
 	secrets    []*corev1.Secret
 	// fingerprint of the API key (ApiKey only).
 	fingerprint string
+	// srcObj and srcSecrets are what obj and secrets were made from (the
+	// Secrets with only the keys the compile reads): the last good copy.
+	srcObj     client.Object
+	srcSecrets []*corev1.Secret
 }
 
 // compiler builds snapshots from the store. It runs on every replica.
@@ -67,10 +72,19 @@ type compiler struct {
 	// lastGood is owned by the compile loop.
 	lastGood map[objKey]*good
 
+	// live reads the last good copies in storeNamespace at start; empty
+	// storeNamespace: last good versions live in memory only.
+	live           client.Reader
+	storeNamespace string
+	// goodsChanged has room for one signal: the last good versions changed.
+	goodsChanged chan struct{}
+
 	firstDone chan struct{}
 
 	mu      sync.Mutex
 	results map[objKey]Result
+	// published are the last good versions as of the last compile.
+	published map[objKey]*good
 	queues  map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
 	st      Stats
 
@@ -80,8 +94,9 @@ type compiler struct {
 func newCompiler(s *store, c cache.Cache, engine *authz.Engine, opts policy.Options, log logr.Logger) *compiler {
 	return &compiler{
 		store: s, reader: c, cache: c, engine: engine, opts: opts, log: log,
-		lastGood:  map[objKey]*good{},
-		firstDone: make(chan struct{}),
+		lastGood:     map[objKey]*good{},
+		firstDone:    make(chan struct{}),
+		goodsChanged: make(chan struct{}, 1),
 		results:   map[objKey]Result{},
 		queues:    map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{},
 	}
@@ -118,6 +133,19 @@ func (c *compiler) Start(ctx context.Context) error {
 	select {
 	case <-c.store.changed:
 	default:
+	}
+	// What the replicas before this one accepted, for the resources whose
+	// current version is refused.
+	if c.storeNamespace != "" {
+		loaded, err := loadLastGood(ctx, c.live, c.storeNamespace, c.store, c.log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		maps.Copy(c.lastGood, loaded)
+		c.log.Info("last good copies read", "namespace", c.storeNamespace, "copies", len(loaded))
 	}
 	for {
 		if err := c.compile(ctx); err != nil {
@@ -158,9 +186,11 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 	// Forget last good versions of resources that are gone (or were
 	// deleted and created again under the same name).
+	goodsChanged := false
 	for k, g := range c.lastGood {
 		if in, ok := inputs[k]; !ok || in.e.uid != g.uid {
 			delete(c.lastGood, k)
+			goodsChanged = true
 		}
 	}
 
@@ -227,6 +257,7 @@ func (c *compiler) compile(ctx context.Context) error {
 			if g == nil || g.sig != in.e.sig {
 				g = c.remember(in)
 				c.lastGood[k] = g
+				goodsChanged = true
 			}
 			r.Fingerprint = g.fingerprint
 		}
@@ -239,6 +270,15 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 	elapsed := time.Since(start)
 	first := c.publish(results, elapsed)
+	if goodsChanged || first {
+		c.mu.Lock()
+		c.published = maps.Clone(c.lastGood)
+		c.mu.Unlock()
+		select {
+		case c.goodsChanged <- struct{}{}:
+		default:
+		}
+	}
 	if first {
 		close(c.firstDone)
 		c.log.Info("first snapshot in force", "resources", len(inputs), "policies", len(snap.Policies()), "refused", len(problems), "took", elapsed)
@@ -291,21 +331,25 @@ func (c *compiler) input(ctx context.Context, e *entry) (*input, error) {
 
 // remember records the current version of a resource as its last good one.
 func (c *compiler) remember(in *input) *good {
-	ns, name := in.e.key.Namespace, in.e.key.Name
+	return newGood(in.e.key, in.e.uid, in.e.generation, in.e.sig, in.e.kind, in.obj, minimalSecrets(in.obj, in.secrets))
+}
+
+// newGood makes a last good version of the resource k from obj and the
+// Secrets it compiled with (as minimalSecrets leaves them).
+func newGood(k objKey, uid types.UID, generation int64, sig string, kd *kind, obj client.Object, secrets []*corev1.Secret) *good {
 	rename := func(secret string) string {
 		// "~" never appears in a Kubernetes name.
-		return "~" + in.e.key.Kind + "~" + name + "~" + secret
+		return "~" + k.Kind + "~" + k.Name + "~" + secret
 	}
-	g := &good{uid: in.e.uid, generation: in.e.generation, sig: in.e.sig, obj: in.e.kind.renameSecrets(in.obj, rename)}
-	for _, s := range in.secrets {
-		cp := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: rename(s.Name)},
-			Data:       s.Data, StringData: s.StringData, Type: s.Type,
-		}
-		g.secrets = append(g.secrets, cp)
+	g := &good{uid: uid, generation: generation, sig: sig, obj: kd.renameSecrets(obj, rename), srcObj: obj, srcSecrets: secrets}
+	for _, s := range secrets {
+		g.secrets = append(g.secrets, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: rename(s.Name)},
+			Data:       s.Data,
+		})
 	}
-	if k, ok := in.obj.(*v1alpha1.ApiKey); ok && k.Spec.SecretRef != nil {
-		for _, s := range in.secrets {
+	if k, ok := obj.(*v1alpha1.ApiKey); ok && k.Spec.SecretRef != nil {
+		for _, s := range secrets {
 			if s.Name == k.Spec.SecretRef.Name {
 				g.fingerprint = fingerprint(s, k.Spec.SecretRef.Key)
 			}
@@ -391,6 +435,13 @@ func sameResult(a, b Result) bool {
 	}
 	a.Problem, b.Problem = nil, nil
 	return a == b
+}
+
+// goods returns the last good versions as of the last compile.
+func (c *compiler) goods() map[objKey]*good {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.published
 }
 
 // result returns the last compile's result for a resource.
