@@ -85,8 +85,8 @@ type compiler struct {
 	results map[objKey]Result
 	// published are the last good versions as of the last compile.
 	published map[objKey]*good
-	queues  map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
-	st      Stats
+	queues    map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
+	st        Stats
 
 	statusWrites atomic.Uint64
 }
@@ -97,8 +97,8 @@ func newCompiler(s *store, c cache.Cache, engine *authz.Engine, opts policy.Opti
 		lastGood:     map[objKey]*good{},
 		firstDone:    make(chan struct{}),
 		goodsChanged: make(chan struct{}, 1),
-		results:   map[objKey]Result{},
-		queues:    map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{},
+		results:      map[objKey]Result{},
+		queues:       map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{},
 	}
 }
 
