@@ -219,10 +219,18 @@ type persister struct {
 // NeedLeaderElection: one writer.
 func (p *persister) NeedLeaderElection() bool { return true }
 
+// copyState is what the persister knows of one copy in the cluster.
 type copyState struct {
-	uid types.UID
-	sig string
+	// good is the version the persister wrote it from; nil when the copy
+	// was found by a list.
+	good *good
+	// digest sums up the copy's labels, annotations and data.
+	digest string
 }
+
+// resyncEvery is how often the leader lists the copies again, to repair
+// copies edited or deleted by hand.
+const resyncEvery = 10 * time.Minute
 
 func (p *persister) Start(ctx context.Context) error {
 	select {
@@ -230,47 +238,51 @@ func (p *persister) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	written := map[objKey]copyState{}
-	for {
-		var list corev1.SecretList
-		err := p.live.List(ctx, &list, client.InNamespace(p.namespace), client.HasLabels{LabelLastGoodKind})
-		if err == nil {
-			for i := range list.Items {
-				s := &list.Items[i]
-				if k, _, ok := copyKey(s); ok {
-					written[k] = copyState{uid: types.UID(s.Labels[LabelLastGoodUID]), sig: s.Annotations[annotationLastGoodSig]}
-				}
-			}
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		p.log.Error(err, "listing last good copies", "namespace", p.namespace)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(5 * time.Second):
-		}
-	}
+	var written map[objKey]copyState
+	resync := time.NewTicker(resyncEvery)
+	defer resync.Stop()
 	var retry <-chan time.Time
 	for {
-		if err := p.sync(ctx, written); err != nil {
+		var err error
+		if written == nil {
+			written, err = p.list(ctx)
+		}
+		if err == nil {
+			err = p.sync(ctx, written)
+		}
+		retry = nil
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			p.log.Error(err, "keeping last good copies", "namespace", p.namespace)
 			retry = time.After(5 * time.Second)
-		} else {
-			retry = nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-p.c.goodsChanged:
 		case <-retry:
+		case <-resync.C:
+			written = nil
 		}
 	}
+}
+
+// list reads the copies in the namespace.
+func (p *persister) list(ctx context.Context) (map[objKey]copyState, error) {
+	var list corev1.SecretList
+	if err := p.live.List(ctx, &list, client.InNamespace(p.namespace), client.HasLabels{LabelLastGoodKind}); err != nil {
+		return nil, fmt.Errorf("listing the copies: %w", err)
+	}
+	written := map[objKey]copyState{}
+	for i := range list.Items {
+		s := &list.Items[i]
+		if k, _, ok := copyKey(s); ok {
+			written[k] = copyState{digest: copyDigest(s)}
+		}
+	}
+	return written, nil
 }
 
 // sync writes the copies that differ from the compiler's last good
@@ -281,14 +293,23 @@ func (p *persister) sync(ctx context.Context, written map[objKey]copyState) erro
 	var errs []error
 	for _, k := range slices.SortedFunc(maps.Keys(goods), func(a, b objKey) int { return strings.Compare(a.String(), b.String()) }) {
 		g := goods[k]
-		if w, ok := written[k]; ok && w.uid == g.uid && w.sig == g.sig {
+		w, ok := written[k]
+		if ok && w.good == g {
 			continue
 		}
-		if err := p.write(ctx, k, g); err != nil {
-			errs = append(errs, err)
+		want, err := encodeLastGood(k, g, p.namespace)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("encoding the last good copy of %s: %w", k, err))
 			continue
 		}
-		written[k] = copyState{uid: g.uid, sig: g.sig}
+		d := copyDigest(want)
+		if !ok || w.digest != d {
+			if err := p.write(ctx, k, g, want); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		written[k] = copyState{good: g, digest: d}
 	}
 	for k := range written {
 		if _, ok := goods[k]; ok || !p.watched(k.Namespace) {
@@ -308,11 +329,7 @@ func (p *persister) sync(ctx context.Context, written map[objKey]copyState) erro
 	return nil
 }
 
-func (p *persister) write(ctx context.Context, k objKey, g *good) error {
-	want, err := encodeLastGood(k, g, p.namespace)
-	if err != nil {
-		return fmt.Errorf("encoding the last good copy of %s: %w", k, err)
-	}
+func (p *persister) write(ctx context.Context, k objKey, g *good, want *corev1.Secret) error {
 	have := &corev1.Secret{}
 	switch err := p.live.Get(ctx, client.ObjectKeyFromObject(want), have); {
 	case apierrors.IsNotFound(err):
@@ -322,13 +339,29 @@ func (p *persister) write(ctx context.Context, k objKey, g *good) error {
 	case err != nil:
 		return fmt.Errorf("reading the last good copy of %s: %w", k, err)
 	default:
-		have.Labels, have.Annotations, have.Data, have.Type = want.Labels, want.Annotations, want.Data, want.Type
+		have.Labels, have.Annotations, have.Data = want.Labels, want.Annotations, want.Data
 		if err := p.client.Update(ctx, have); err != nil {
 			return fmt.Errorf("updating the last good copy of %s: %w", k, err)
 		}
 	}
 	p.log.V(1).Info("last good copy written", "resource", k.String(), "generation", g.generation, "secret", want.Name)
 	return nil
+}
+
+// copyDigest sums up what the persister sets on a copy.
+func copyDigest(s *corev1.Secret) string {
+	h := sha256.New()
+	for _, m := range []map[string]string{s.Labels, s.Annotations} {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(m[k]), m[k])
+		}
+		h.Write([]byte{0})
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Data)) {
+		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(s.Data[k]))
+		h.Write(s.Data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (p *persister) watched(ns string) bool {

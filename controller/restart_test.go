@@ -143,14 +143,29 @@ func TestPoliciesSurviveRestart(t *testing.T) {
 	}
 
 	// Deleting a resource deletes its copy: blog while the managers run,
-	// the ApiKey while none runs (a starting leader sweeps).
+	// the ApiKey while none runs (a starting leader sweeps). A copy deleted
+	// by hand is written again by the next leader.
 	del(t, blog)
 	wantCopies(t, sys, 2)
+	shopCopy := lastGoodSecretName(objKey{kindPolicy, ns, "shop"})
+	eventually(t, waitFor, func() error {
+		var s corev1.Secret
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: sys, Name: shopCopy}, &s); err != nil {
+			return err
+		}
+		if g := s.Labels[LabelLastGoodGeneration]; g != "3" {
+			return fmt.Errorf("shop's copy is of generation %s, want 3", g)
+		}
+		return nil
+	})
 	a2.stop()
 	b.stop()
-	del(t, ak)
+	del(t, ak, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: shopCopy}})
 	startManager(t, []string{ns}, opts)
-	wantCopies(t, sys, 1)
+	eventually(t, waitFor, func() error {
+		return k8s.Get(context.Background(), client.ObjectKey{Namespace: sys, Name: shopCopy}, &corev1.Secret{})
+	})
+	wantCopies(t, sys, 1) // shop's, written again; the ApiKey's, swept
 }
 
 func wantCopies(t *testing.T, ns string, want int) {
