@@ -72,10 +72,11 @@ type compiler struct {
 	// lastGood is owned by the compile loop.
 	lastGood map[objKey]*good
 
-	// live reads the last good copies in storeNamespace at start; empty
-	// storeNamespace: last good versions live in memory only.
-	live           client.Reader
-	storeNamespace string
+	// copies caches the leader's last good copies (lastgood.go); nil: last
+	// good versions live in memory only. copyMemo (owned by the compile
+	// loop) keeps each decoded copy by Secret name and resource version.
+	copies   cache.Cache
+	copyMemo map[string]decodedCopy
 	// goodsChanged has room for one signal: the last good versions changed.
 	goodsChanged chan struct{}
 
@@ -135,17 +136,9 @@ func (c *compiler) Start(ctx context.Context) error {
 	default:
 	}
 	// What the replicas before this one accepted, for the resources whose
-	// current version is refused.
-	if c.storeNamespace != "" {
-		loaded, err := loadLastGood(ctx, c.live, c.storeNamespace, c.store, c.log)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		maps.Copy(c.lastGood, loaded)
-		c.log.Info("last good copies read", "namespace", c.storeNamespace, "copies", len(loaded))
+	// current version is refused: the first snapshot has them.
+	if c.copies != nil && !c.copies.WaitForCacheSync(ctx) {
+		return nil
 	}
 	for {
 		if err := c.compile(ctx); err != nil {
@@ -186,11 +179,22 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 	// Forget last good versions of resources that are gone (or were
 	// deleted and created again under the same name).
-	goodsChanged := false
 	for k, g := range c.lastGood {
 		if in, ok := inputs[k]; !ok || in.e.uid != g.uid {
 			delete(c.lastGood, k)
-			goodsChanged = true
+		}
+	}
+	// The last good version of each resource: this replica's, or the
+	// leader's copy when that is newer (this replica may have missed a
+	// version the leader accepted, or started after it).
+	copies, err := c.readCopies(ctx)
+	if err != nil {
+		return err
+	}
+	chosen := make(map[objKey]*good, len(inputs))
+	for k, in := range inputs {
+		if g := pickGood(c.lastGood[k], copies[k]); g != nil && g.uid == in.e.uid {
+			chosen[k] = g
 		}
 	}
 
@@ -208,14 +212,14 @@ func (c *compiler) compile(ctx context.Context) error {
 	)
 	for round := 0; ; round++ {
 		var list []policy.Problem
-		snap, list = policy.Compile(c.bundle(inputs, subst), c.opts)
+		snap, list = policy.Compile(c.bundle(inputs, subst, chosen), c.opts)
 		problems = make(map[objKey]policy.Problem, len(list))
 		for _, p := range list {
 			problems[objKey{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name}] = p
 		}
 		var pols, others []objKey
 		for k, p := range problems {
-			if subst[k] || !c.mayUseLastGood(inputs[k], p) {
+			if subst[k] || !mayUseLastGood(inputs[k], p, chosen) {
 				continue
 			}
 			if k.Kind == kindPolicy {
@@ -238,6 +242,9 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 
 	results := make(map[objKey]Result, len(inputs))
+	// goods are the last good versions after this compile: what the
+	// leader's copies should hold.
+	goods := maps.Clone(chosen)
 	for k, in := range inputs {
 		r := Result{UID: in.e.uid, Generation: in.e.generation}
 		p, bad := problems[k]
@@ -246,7 +253,7 @@ func (c *compiler) compile(ctx context.Context) error {
 			rp := refused[k]
 			r.Problem = &rp
 			if !bad {
-				g := c.lastGood[k]
+				g := chosen[k]
 				r.InForce, r.LastGood, r.InForceGeneration, r.Fingerprint = true, true, g.generation, g.fingerprint
 			}
 		case bad:
@@ -257,8 +264,8 @@ func (c *compiler) compile(ctx context.Context) error {
 			if g == nil || g.sig != in.e.sig {
 				g = c.remember(in)
 				c.lastGood[k] = g
-				goodsChanged = true
 			}
+			goods[k] = g
 			r.Fingerprint = g.fingerprint
 		}
 		results[k] = r
@@ -270,10 +277,11 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 	elapsed := time.Since(start)
 	first := c.publish(results, elapsed)
-	if goodsChanged || first {
-		c.mu.Lock()
-		c.published = maps.Clone(c.lastGood)
-		c.mu.Unlock()
+	c.mu.Lock()
+	changed := first || !maps.Equal(goods, c.published)
+	c.published = goods
+	c.mu.Unlock()
+	if changed {
 		select {
 		case c.goodsChanged <- struct{}{}:
 		default:
@@ -291,11 +299,11 @@ func (c *compiler) compile(ctx context.Context) error {
 // mayUseLastGood reports whether a refused resource may be replaced by its
 // last good version. A generated API key whose Secret is gone is not: the
 // Secret was deleted to rotate the key, and the old key must stop working.
-func (c *compiler) mayUseLastGood(in *input, p policy.Problem) bool {
+func mayUseLastGood(in *input, p policy.Problem, chosen map[objKey]*good) bool {
 	if in == nil {
 		return false
 	}
-	g, ok := c.lastGood[in.e.key]
+	g, ok := chosen[in.e.key]
 	if !ok || g.uid != in.e.uid {
 		return false
 	}
@@ -369,7 +377,7 @@ func fingerprint(s *corev1.Secret, key string) string {
 
 // bundle assembles the compiler's input: current versions, except the
 // substituted ones, which come in their last good version.
-func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool) policy.Bundle {
+func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool, chosen map[objKey]*good) policy.Bundle {
 	var b policy.Bundle
 	seen := map[string]bool{}
 	addSecrets := func(ss []*corev1.Secret) {
@@ -384,7 +392,7 @@ func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool) polic
 	for k, in := range inputs {
 		obj, secrets := in.obj, in.secrets
 		if subst[k] {
-			g := c.lastGood[k]
+			g := chosen[k]
 			obj, secrets = g.obj, g.secrets
 		}
 		switch o := obj.(type) {

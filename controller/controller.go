@@ -13,7 +13,8 @@
 //     new snapshot and swaps it into the engine. A resource whose current
 //     version cannot be compiled is replaced by its last good version, so
 //     an invalid change never half-applies and never takes away what was
-//     enforced before.
+//     enforced before, also across restarts: the leader keeps a copy of
+//     every last good version in the manager's namespace (lastgood.go).
 //   - status controllers, one per kind, run only on the elected leader
 //     (a Lease). They write observedGeneration and the Accepted and Ready
 //     conditions from the compiler's results, once per reconcile and only
@@ -55,7 +56,7 @@ import (
 //
 // So do the last good copies (Secrets; see lastgood.go):
 //
-// +kubebuilder:rbac:groups="",namespace=wpauthz-system,resources=secrets,verbs=get;list;create;update;delete
+// +kubebuilder:rbac:groups="",namespace=wpauthz-system,resources=secrets,verbs=get;list;watch;create;update;delete
 
 // DefaultName is the default field owner of status writes and the
 // reporting controller of Events.
@@ -125,7 +126,13 @@ func Setup(ctx context.Context, mgr manager.Manager, engine *authz.Engine, opts 
 	c.store = newStore(mgr.GetCache())
 	c.compiler = newCompiler(c.store, mgr.GetCache(), engine, opts.Compile, c.log.WithName("compiler"))
 	c.compiler.onSwap = opts.OnSwap
-	c.compiler.live, c.compiler.storeNamespace = mgr.GetAPIReader(), opts.StoreNamespace
+	if opts.StoreNamespace != "" {
+		copies, err := newCopyCache(ctx, mgr, opts.StoreNamespace, c.store.signal)
+		if err != nil {
+			return nil, err
+		}
+		c.compiler.copies = copies
+	}
 
 	for _, k := range kinds {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, k.newObject(), secretIndex, func(o client.Object) []string {

@@ -30,9 +30,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
 // Labels and annotations of a last good copy. The resource's name goes in
@@ -178,31 +182,59 @@ func decodeLastGood(s *corev1.Secret) (objKey, *good, error) {
 	return k, newGood(k, obj.GetUID(), obj.GetGeneration(), s.Annotations[annotationLastGoodSig], kd, obj, secrets), nil
 }
 
-// loadLastGood reads every copy in ns (uncached: the manager's cache need
-// not cover its own namespace) and returns the last good versions of the
-// resources in the store with the same UID.
-func loadLastGood(ctx context.Context, r client.Reader, ns string, st *store, log logr.Logger) (map[objKey]*good, error) {
+// decodedCopy is a copy as the compiler last decoded it.
+type decodedCopy struct {
+	resourceVersion string
+	key             objKey
+	good            *good // nil: the copy could not be decoded
+}
+
+// readCopies returns the last good versions in the leader's copies, from
+// the copy cache. A copy is decoded once per resource version.
+func (c *compiler) readCopies(ctx context.Context) (map[objKey]*good, error) {
+	if c.copies == nil {
+		return nil, nil
+	}
 	var list corev1.SecretList
-	if err := r.List(ctx, &list, client.InNamespace(ns), client.HasLabels{LabelLastGoodKind}); err != nil {
-		return nil, fmt.Errorf("listing last good copies in %s: %w", ns, err)
+	if err := c.copies.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing last good copies: %w", err)
 	}
-	uids := map[objKey]types.UID{}
-	for _, e := range st.entries() {
-		uids[e.key] = e.uid
-	}
-	out := map[objKey]*good{}
+	memo := make(map[string]decodedCopy, len(list.Items))
+	out := make(map[objKey]*good, len(list.Items))
 	for i := range list.Items {
 		s := &list.Items[i]
-		k, g, err := decodeLastGood(s)
-		if err != nil {
-			log.Error(err, "ignoring a last good copy", "secret", ns+"/"+s.Name)
-			continue
+		d, ok := c.copyMemo[s.Name]
+		if !ok || d.resourceVersion != s.ResourceVersion {
+			d = decodedCopy{resourceVersion: s.ResourceVersion}
+			k, g, err := decodeLastGood(s)
+			if err != nil {
+				c.log.Error(err, "ignoring a last good copy", "secret", s.Namespace+"/"+s.Name)
+			} else {
+				d.key, d.good = k, g
+			}
 		}
-		if uid, ok := uids[k]; ok && uid == g.uid {
-			out[k] = g
+		memo[s.Name] = d
+		if d.good != nil {
+			out[d.key] = d.good
 		}
 	}
+	c.copyMemo = memo
 	return out, nil
+}
+
+// pickGood chooses between this replica's last good version of a resource
+// and the leader's copy: the later generation; for the same generation
+// with other Secrets, the copy, so that replicas agree on the leader's.
+func pickGood(mine, copied *good) *good {
+	switch {
+	case copied == nil || (mine != nil && mine.uid != copied.uid):
+		return mine
+	case mine == nil || copied.generation > mine.generation:
+		return copied
+	case copied.generation < mine.generation || copied.sig == mine.sig:
+		return mine
+	}
+	return copied
 }
 
 // persister keeps the last good copies in step with the compiler's last
@@ -367,3 +399,40 @@ func copyDigest(s *corev1.Secret) string {
 func (p *persister) watched(ns string) bool {
 	return p.namespaces == nil || slices.Contains(p.namespaces, ns)
 }
+
+// newCopyCache returns a cache of the last good copies in ns, started
+// with mgr on every replica; a change to a copy calls changed.
+func newCopyCache(ctx context.Context, mgr manager.Manager, ns string, changed func()) (cache.Cache, error) {
+	exists, err := labels.NewRequirement(LabelLastGoodKind, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultNamespaces:    map[string]cache.Config{ns: {}},
+		DefaultLabelSelector: labels.NewSelector().Add(*exists),
+		DefaultTransform:     cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache of the last good copies: %w", err)
+	}
+	inf, err := copies.GetInformer(ctx, &corev1.Secret{})
+	if err != nil {
+		return nil, fmt.Errorf("cache of the last good copies: %w", err)
+	}
+	notify := func(any) { changed() }
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: notify, DeleteFunc: notify, UpdateFunc: func(_, o any) { changed() },
+	}); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(everyReplica{copies}); err != nil {
+		return nil, err
+	}
+	return copies, nil
+}
+
+// everyReplica runs a runnable whether or not this replica leads.
+type everyReplica struct{ manager.Runnable }
+
+func (everyReplica) NeedLeaderElection() bool { return false }

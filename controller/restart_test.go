@@ -181,3 +181,44 @@ func wantCopies(t *testing.T, ns string, want int) {
 		return nil
 	})
 }
+
+// TestReplicasFollowTheLeadersCopy: a running replica that holds an older
+// last good version than the leader's copy (it missed a version the
+// leader accepted) serves the copy's, as does every other replica.
+func TestReplicasFollowTheLeadersCopy(t *testing.T) {
+	needEnv(t)
+	t.Parallel()
+	ns, sys := newNamespace(t), newNamespace(t)
+	host := ns + ".example.com"
+	a := startManager(t, []string{ns}, managerOptions{name: "wpauthz-a", leaseNamespace: sys})
+	b := startManager(t, []string{ns}, managerOptions{name: "wpauthz-b", leaseNamespace: sys})
+	shop := testPolicy(ns, "shop", host, "")
+	create(t, shop)
+	posts := get(host, "/wp-json/wp/v2/posts")
+	for _, tm := range []*testManager{a, b} {
+		wantStatus(t, tm.engine, posts, 200)
+	}
+	wantCopies(t, sys, 1)
+	update(t, shop, func(p *v1alpha1.WPApiPolicy) {
+		p.Spec.Authentication.JWT = &v1alpha1.JWTAuthentication{Issuer: "https://" + host + "/wp-json", Algorithm: "HS256",
+			KeysSecretRef: v1alpha1.SecretReference{Name: "missing"}}
+	})
+	wantCondition(t, shop, v1alpha1.ConditionAccepted, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
+
+	// The copy as a leader would have written it after accepting generation
+	// 1 with other Secrets than these replicas saw: posts disabled.
+	seen := shop.DeepCopy()
+	seen.Generation, seen.Spec.Authentication.JWT = 1, nil
+	seen.Spec.Rules[0].Action, seen.Spec.Rules[0].Methods = v1alpha1.ActionDeny, nil
+	k := objKey{kindPolicy, ns, "shop"}
+	want, err := encodeLastGood(k, newGood(k, shop.UID, 1, "seen-by-the-leader", policyKind, seen, nil), sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: want.Name}}, func(s *corev1.Secret) {
+		s.Labels, s.Annotations, s.Data = want.Labels, want.Annotations, want.Data
+	})
+	for _, tm := range []*testManager{a, b} {
+		wantStatus(t, tm.engine, posts, 404)
+	}
+}
