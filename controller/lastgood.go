@@ -3,9 +3,10 @@ package controller
 // Last good copies. The compiler's last good versions are what keeps an
 // invalid change from taking anything away; they are worth as much after a
 // restart. The leader keeps a copy of each in a Secret in the manager's own
-// namespace, and a starting replica reads them before its first compile,
-// so that every replica serves the same versions whatever its start time,
-// and a refused policy keeps its hosts.
+// namespace; every replica watches the copies and has them before its
+// first compile, so that every replica serves the same versions whatever
+// its start time (or the versions its cache missed), and a refused policy
+// keeps its hosts.
 //
 // Garbage collection: an owner reference cannot cross namespaces, and a
 // finalizer would make deleting a policy wait for wpauthz (and leave
