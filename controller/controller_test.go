@@ -385,10 +385,15 @@ func TestGeneratedAPIKey(t *testing.T) {
 	create(t, secret(ns, GeneratedSecretName("squatted"), map[string]string{GeneratedSecretKey: foreignKey}))
 	sq := testAPIKey(ns, "squatted", "shop", "", "administrator")
 	create(t, sq)
-	c := wantCondition(t, sq, v1alpha1.ConditionAccepted, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
-	if !strings.Contains(c.Message, "not owned") {
-		t.Errorf("message: %s", c.Message)
-	}
+	// Until the Secret reaches the manager's cache the reason is the same
+	// with a "not found" message; wait for the one that names ownership.
+	eventually(t, waitFor, func() error {
+		c := wantCondition(t, sq, v1alpha1.ConditionAccepted, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
+		if !strings.Contains(c.Message, "not owned") {
+			return fmt.Errorf("message: %s", c.Message)
+		}
+		return nil
+	})
 	mustStatus(t, r.engine, orders(foreignKey), 401)
 }
 
