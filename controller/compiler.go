@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,10 @@ type good struct {
 	secrets    []*corev1.Secret
 	// fingerprint of the API key (ApiKey only).
 	fingerprint string
+	// srcObj and srcSecrets are what obj and secrets were made from (the
+	// Secrets with only the keys the compile reads): the last good copy.
+	srcObj     client.Object
+	srcSecrets []*corev1.Secret
 }
 
 // compiler builds snapshots from the store. It runs on every replica.
@@ -67,12 +72,22 @@ type compiler struct {
 	// lastGood is owned by the compile loop.
 	lastGood map[objKey]*good
 
+	// copies caches the leader's last good copies (lastgood.go); nil: last
+	// good versions live in memory only. copyMemo (owned by the compile
+	// loop) keeps each decoded copy by Secret name and resource version.
+	copies   cache.Cache
+	copyMemo map[string]decodedCopy
+	// goodsChanged has room for one signal: the last good versions changed.
+	goodsChanged chan struct{}
+
 	firstDone chan struct{}
 
 	mu      sync.Mutex
 	results map[objKey]Result
-	queues  map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
-	st      Stats
+	// published are the last good versions as of the last compile.
+	published map[objKey]*good
+	queues    map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]
+	st        Stats
 
 	statusWrites atomic.Uint64
 }
@@ -80,10 +95,11 @@ type compiler struct {
 func newCompiler(s *store, c cache.Cache, engine *authz.Engine, opts policy.Options, log logr.Logger) *compiler {
 	return &compiler{
 		store: s, reader: c, cache: c, engine: engine, opts: opts, log: log,
-		lastGood:  map[objKey]*good{},
-		firstDone: make(chan struct{}),
-		results:   map[objKey]Result{},
-		queues:    map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{},
+		lastGood:     map[objKey]*good{},
+		firstDone:    make(chan struct{}),
+		goodsChanged: make(chan struct{}, 1),
+		results:      map[objKey]Result{},
+		queues:       map[string]workqueue.TypedRateLimitingInterface[reconcile.Request]{},
 	}
 }
 
@@ -118,6 +134,11 @@ func (c *compiler) Start(ctx context.Context) error {
 	select {
 	case <-c.store.changed:
 	default:
+	}
+	// What the replicas before this one accepted, for the resources whose
+	// current version is refused: the first snapshot has them.
+	if c.copies != nil && !c.copies.WaitForCacheSync(ctx) {
+		return nil
 	}
 	for {
 		if err := c.compile(ctx); err != nil {
@@ -163,6 +184,19 @@ func (c *compiler) compile(ctx context.Context) error {
 			delete(c.lastGood, k)
 		}
 	}
+	// The last good version of each resource: this replica's, or the
+	// leader's copy when that is newer (this replica may have missed a
+	// version the leader accepted, or started after it).
+	copies, err := c.readCopies(ctx)
+	if err != nil {
+		return err
+	}
+	chosen := make(map[objKey]*good, len(inputs))
+	for k, in := range inputs {
+		if g := pickGood(c.lastGood[k], copies[k]); g != nil && g.uid == in.e.uid {
+			chosen[k] = g
+		}
+	}
 
 	// Compile the current versions; replace each refused resource by its
 	// last good version and compile again, until nothing more can be
@@ -178,14 +212,14 @@ func (c *compiler) compile(ctx context.Context) error {
 	)
 	for round := 0; ; round++ {
 		var list []policy.Problem
-		snap, list = policy.Compile(c.bundle(inputs, subst), c.opts)
+		snap, list = policy.Compile(c.bundle(inputs, subst, chosen), c.opts)
 		problems = make(map[objKey]policy.Problem, len(list))
 		for _, p := range list {
 			problems[objKey{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name}] = p
 		}
 		var pols, others []objKey
 		for k, p := range problems {
-			if subst[k] || !c.mayUseLastGood(inputs[k], p) {
+			if subst[k] || !mayUseLastGood(inputs[k], p, chosen) {
 				continue
 			}
 			if k.Kind == kindPolicy {
@@ -208,6 +242,9 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 
 	results := make(map[objKey]Result, len(inputs))
+	// goods are the last good versions after this compile: what the
+	// leader's copies should hold.
+	goods := maps.Clone(chosen)
 	for k, in := range inputs {
 		r := Result{UID: in.e.uid, Generation: in.e.generation}
 		p, bad := problems[k]
@@ -216,7 +253,7 @@ func (c *compiler) compile(ctx context.Context) error {
 			rp := refused[k]
 			r.Problem = &rp
 			if !bad {
-				g := c.lastGood[k]
+				g := chosen[k]
 				r.InForce, r.LastGood, r.InForceGeneration, r.Fingerprint = true, true, g.generation, g.fingerprint
 			}
 		case bad:
@@ -228,6 +265,7 @@ func (c *compiler) compile(ctx context.Context) error {
 				g = c.remember(in)
 				c.lastGood[k] = g
 			}
+			goods[k] = g
 			r.Fingerprint = g.fingerprint
 		}
 		results[k] = r
@@ -239,6 +277,16 @@ func (c *compiler) compile(ctx context.Context) error {
 	}
 	elapsed := time.Since(start)
 	first := c.publish(results, elapsed)
+	c.mu.Lock()
+	changed := first || !maps.Equal(goods, c.published)
+	c.published = goods
+	c.mu.Unlock()
+	if changed {
+		select {
+		case c.goodsChanged <- struct{}{}:
+		default:
+		}
+	}
 	if first {
 		close(c.firstDone)
 		c.log.Info("first snapshot in force", "resources", len(inputs), "policies", len(snap.Policies()), "refused", len(problems), "took", elapsed)
@@ -251,11 +299,11 @@ func (c *compiler) compile(ctx context.Context) error {
 // mayUseLastGood reports whether a refused resource may be replaced by its
 // last good version. A generated API key whose Secret is gone is not: the
 // Secret was deleted to rotate the key, and the old key must stop working.
-func (c *compiler) mayUseLastGood(in *input, p policy.Problem) bool {
+func mayUseLastGood(in *input, p policy.Problem, chosen map[objKey]*good) bool {
 	if in == nil {
 		return false
 	}
-	g, ok := c.lastGood[in.e.key]
+	g, ok := chosen[in.e.key]
 	if !ok || g.uid != in.e.uid {
 		return false
 	}
@@ -291,21 +339,25 @@ func (c *compiler) input(ctx context.Context, e *entry) (*input, error) {
 
 // remember records the current version of a resource as its last good one.
 func (c *compiler) remember(in *input) *good {
-	ns, name := in.e.key.Namespace, in.e.key.Name
+	return newGood(in.e.key, in.e.uid, in.e.generation, in.e.sig, in.e.kind, in.obj, minimalSecrets(in.obj, in.secrets))
+}
+
+// newGood makes a last good version of the resource k from obj and the
+// Secrets it compiled with (as minimalSecrets leaves them).
+func newGood(k objKey, uid types.UID, generation int64, sig string, kd *kind, obj client.Object, secrets []*corev1.Secret) *good {
 	rename := func(secret string) string {
 		// "~" never appears in a Kubernetes name.
-		return "~" + in.e.key.Kind + "~" + name + "~" + secret
+		return "~" + k.Kind + "~" + k.Name + "~" + secret
 	}
-	g := &good{uid: in.e.uid, generation: in.e.generation, sig: in.e.sig, obj: in.e.kind.renameSecrets(in.obj, rename)}
-	for _, s := range in.secrets {
-		cp := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: rename(s.Name)},
-			Data:       s.Data, StringData: s.StringData, Type: s.Type,
-		}
-		g.secrets = append(g.secrets, cp)
+	g := &good{uid: uid, generation: generation, sig: sig, obj: kd.renameSecrets(obj, rename), srcObj: obj, srcSecrets: secrets}
+	for _, s := range secrets {
+		g.secrets = append(g.secrets, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: rename(s.Name)},
+			Data:       s.Data,
+		})
 	}
-	if k, ok := in.obj.(*v1alpha1.ApiKey); ok && k.Spec.SecretRef != nil {
-		for _, s := range in.secrets {
+	if k, ok := obj.(*v1alpha1.ApiKey); ok && k.Spec.SecretRef != nil {
+		for _, s := range secrets {
 			if s.Name == k.Spec.SecretRef.Name {
 				g.fingerprint = fingerprint(s, k.Spec.SecretRef.Key)
 			}
@@ -325,7 +377,7 @@ func fingerprint(s *corev1.Secret, key string) string {
 
 // bundle assembles the compiler's input: current versions, except the
 // substituted ones, which come in their last good version.
-func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool) policy.Bundle {
+func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool, chosen map[objKey]*good) policy.Bundle {
 	var b policy.Bundle
 	seen := map[string]bool{}
 	addSecrets := func(ss []*corev1.Secret) {
@@ -340,7 +392,7 @@ func (c *compiler) bundle(inputs map[objKey]*input, subst map[objKey]bool) polic
 	for k, in := range inputs {
 		obj, secrets := in.obj, in.secrets
 		if subst[k] {
-			g := c.lastGood[k]
+			g := chosen[k]
 			obj, secrets = g.obj, g.secrets
 		}
 		switch o := obj.(type) {
@@ -391,6 +443,13 @@ func sameResult(a, b Result) bool {
 	}
 	a.Problem, b.Problem = nil, nil
 	return a == b
+}
+
+// goods returns the last good versions as of the last compile.
+func (c *compiler) goods() map[objKey]*good {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.published
 }
 
 // result returns the last compile's result for a resource.

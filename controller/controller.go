@@ -13,7 +13,8 @@
 //     new snapshot and swaps it into the engine. A resource whose current
 //     version cannot be compiled is replaced by its last good version, so
 //     an invalid change never half-applies and never takes away what was
-//     enforced before.
+//     enforced before, also across restarts: the leader keeps a copy of
+//     every last good version in the manager's namespace (lastgood.go).
 //   - status controllers, one per kind, run only on the elected leader
 //     (a Lease). They write observedGeneration and the Accepted and Ready
 //     conditions from the compiler's results, once per reconcile and only
@@ -52,6 +53,10 @@ import (
 //
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=wpauthz,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups="",namespace=wpauthz,resources=events,verbs=create;patch
+//
+// So do the last good copies (Secrets; see lastgood.go):
+//
+// +kubebuilder:rbac:groups="",namespace=wpauthz,resources=secrets,verbs=get;list;watch;create;update;delete
 
 // DefaultName is the default field owner of status writes and the
 // reporting controller of Events.
@@ -70,6 +75,14 @@ type Options struct {
 	// OnSwap, when set, is called with every snapshot right after it is
 	// swapped into the engine (to release what older snapshots held).
 	OnSwap func(*policy.Snapshot)
+	// StoreNamespace is the manager's own namespace, where the leader
+	// keeps a copy of every resource's last good version and a starting
+	// replica reads them (the Lease's namespace). Empty: last good
+	// versions live in memory only and are lost on restart.
+	StoreNamespace string
+	// Namespaces are the namespaces the manager's cache watches; nil: all.
+	// Copies of resources elsewhere are left alone.
+	Namespaces []string
 }
 
 // Controller is the set of reconcilers feeding one engine.
@@ -113,6 +126,13 @@ func Setup(ctx context.Context, mgr manager.Manager, engine *authz.Engine, opts 
 	c.store = newStore(mgr.GetCache())
 	c.compiler = newCompiler(c.store, mgr.GetCache(), engine, opts.Compile, c.log.WithName("compiler"))
 	c.compiler.onSwap = opts.OnSwap
+	if opts.StoreNamespace != "" {
+		copies, err := newCopyCache(ctx, mgr, opts.StoreNamespace, c.store.signal)
+		if err != nil {
+			return nil, err
+		}
+		c.compiler.copies = copies
+	}
 
 	for _, k := range kinds {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, k.newObject(), secretIndex, func(o client.Object) []string {
@@ -123,6 +143,16 @@ func Setup(ctx context.Context, mgr manager.Manager, engine *authz.Engine, opts 
 	}
 	if err := mgr.Add(c.compiler); err != nil {
 		return nil, err
+	}
+	if opts.StoreNamespace != "" {
+		if err := mgr.Add(&persister{
+			c: c.compiler, client: client.WithFieldOwner(mgr.GetClient(), c.name), live: mgr.GetAPIReader(),
+			namespace: opts.StoreNamespace, namespaces: opts.Namespaces, log: c.log.WithName("last-good"),
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		c.log.Info("no namespace for last good copies: a refused resource's last good version is lost on restart")
 	}
 	for _, k := range kinds {
 		if err := c.setupIngest(mgr, k); err != nil {
@@ -172,4 +202,7 @@ func (c *Controller) WaitForFirstSnapshot(ctx context.Context) error {
 // an object reads.
 const secretIndex = ".wpauthz.secretNames"
 
-var _ manager.LeaderElectionRunnable = (*compiler)(nil)
+var (
+	_ manager.LeaderElectionRunnable = (*compiler)(nil)
+	_ manager.LeaderElectionRunnable = (*persister)(nil)
+)

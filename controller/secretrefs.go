@@ -19,8 +19,8 @@ var (
 // copies right when a new field names a Secret.
 func secretRefNames(spec any) []string {
 	var names []string
-	walkSecretRefs(reflect.ValueOf(spec), func(name reflect.Value) {
-		if n := name.String(); n != "" {
+	walkSecretRefs(reflect.ValueOf(spec), func(ref reflect.Value) {
+		if n := ref.FieldByName("Name").String(); n != "" {
 			names = append(names, n)
 		}
 	})
@@ -30,14 +30,46 @@ func secretRefNames(spec any) []string {
 
 // renameSecretRefs renames, in place, every Secret referenced in spec.
 func renameSecretRefs(spec any, f func(string) string) {
-	walkSecretRefs(reflect.ValueOf(spec), func(name reflect.Value) {
-		if name.CanSet() && name.String() != "" {
+	walkSecretRefs(reflect.ValueOf(spec), func(ref reflect.Value) {
+		if name := ref.FieldByName("Name"); name.CanSet() && name.String() != "" {
 			name.SetString(f(name.String()))
 		}
 	})
 }
 
-func walkSecretRefs(v reflect.Value, visit func(name reflect.Value)) {
+// secretRefKeys returns, for every Secret referenced anywhere in v (a
+// pointer), the data keys a compile reads from it: the key of each
+// SecretKeySelector, or nil (every key) when a SecretReference names the
+// Secret as a whole.
+func secretRefKeys(v any) map[string][]string {
+	whole := map[string]bool{}
+	keys := map[string][]string{}
+	walkSecretRefs(reflect.ValueOf(v), func(ref reflect.Value) {
+		name := ref.FieldByName("Name").String()
+		if name == "" {
+			return
+		}
+		if ref.Type() == secretReferenceType {
+			whole[name] = true
+			return
+		}
+		keys[name] = append(keys[name], ref.FieldByName("Key").String())
+	})
+	for name := range whole {
+		keys[name] = nil
+	}
+	for name, ks := range keys {
+		if ks != nil {
+			slices.Sort(ks)
+			keys[name] = slices.Compact(ks)
+		}
+	}
+	return keys
+}
+
+// walkSecretRefs calls visit with every SecretKeySelector and
+// SecretReference reachable from v.
+func walkSecretRefs(v reflect.Value, visit func(ref reflect.Value)) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
@@ -45,7 +77,7 @@ func walkSecretRefs(v reflect.Value, visit func(name reflect.Value)) {
 		}
 	case reflect.Struct:
 		if t := v.Type(); t == secretKeySelectorType || t == secretReferenceType {
-			visit(v.FieldByName("Name"))
+			visit(v)
 			return
 		}
 		for i := range v.NumField() {

@@ -209,7 +209,8 @@ func startManager(t *testing.T, namespaces []string, o managerOptions) *testMana
 	}
 	engine := authz.New(authz.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
-	ctl, err := Setup(ctx, mgr, engine, Options{Compile: policy.Options{IdentityKey: o.identityKey}, Name: o.name, Now: o.now})
+	ctl, err := Setup(ctx, mgr, engine, Options{Compile: policy.Options{IdentityKey: o.identityKey}, Name: o.name, Now: o.now,
+		StoreNamespace: o.leaseNamespace, Namespaces: namespaces})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

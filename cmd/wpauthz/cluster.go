@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -29,12 +31,14 @@ type clusterOptions struct {
 	leaderElect             bool
 	leaderElectionID        string
 	leaderElectionNamespace string
+	watchNamespaces         []string
 }
 
 func addClusterFlags(f *pflag.FlagSet, o *clusterOptions) {
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "in-cluster mode: only the replica holding a Lease writes status and generates API keys (every replica serves)")
 	f.StringVar(&o.leaderElectionID, "leader-election-id", "wpauthz-status", "in-cluster mode: name of the Lease")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "in-cluster mode: namespace of the Lease (default: $POD_NAMESPACE, else the pod's own from its service account; required out of cluster)")
+	f.StringSliceVar(&o.watchNamespaces, "watch-namespace", nil, "in-cluster mode: read resources and Secrets only in this namespace (repeatable, or comma-separated; default: every namespace)")
 }
 
 // serviceAccountNamespaceFile is where Kubernetes mounts the pod's own
@@ -86,11 +90,26 @@ func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, e
 	if err != nil {
 		return nil, err
 	}
+	watch := watchedNamespaces(o.watchNamespaces)
+	for _, ns := range watch {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--watch-namespace %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	// Managed fields are large and never read.
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if watch != nil {
+		// Only these namespaces are listed and watched, so namespaced
+		// Roles are enough.
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range watch {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		Logger: logger,
-		// Managed fields are large and never read.
-		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Scheme:                        scheme,
+		Logger:                        logger,
+		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0", // /healthz and /readyz are on --http-addr
 		LeaderElection:                o.leaderElect,
@@ -101,11 +120,25 @@ func newClusterSource(ctx context.Context, o clusterOptions, log *slog.Logger, e
 	if err != nil {
 		return nil, fmt.Errorf("in-cluster mode: %w", err)
 	}
-	if _, err := controller.Setup(ctx, mgr, engine, controller.Options{Compile: compileOpts, OnSwap: onSwap}); err != nil {
+	if _, err := controller.Setup(ctx, mgr, engine, controller.Options{Compile: compileOpts, OnSwap: onSwap,
+		StoreNamespace: leaseNamespace, Namespaces: watch}); err != nil {
 		return nil, fmt.Errorf("in-cluster mode: %w", err)
 	}
-	log.Info("in-cluster mode: policies from the Kubernetes API", "host", cfg.Host, "leaderElection", o.leaderElect, "leaseNamespace", leaseNamespace)
+	log.Info("in-cluster mode: policies from the Kubernetes API", "host", cfg.Host, "leaderElection", o.leaderElect, "leaseNamespace", leaseNamespace, "watchNamespaces", watch)
 	return mgr.Start, nil
+}
+
+// watchedNamespaces cleans up --watch-namespace values: blanks dropped,
+// duplicates removed, sorted; nil means every namespace.
+func watchedNamespaces(flags []string) []string {
+	var out []string
+	for _, ns := range flags {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // retainInUse keeps the user directories of snap's policies and lets the
