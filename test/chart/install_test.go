@@ -95,75 +95,127 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Cluster-wide.
-	helm("install", releaseName, chartDir, "--set", "redis.url="+redis.URL, "--set", "redis.password=chart-test-redis-password",
-		"--set", "server.identityKey.existingSecret=wpauthz-identity")
+	install := []string{releaseName, chartDir, "--set", "redis.url=" + redis.URL, "--set", "redis.password=chart-test-redis-password",
+		"--set", "server.identityKey.existingSecret=wpauthz-identity"}
+
+	// Cluster-wide (the defaults).
+	helm(append([]string{"install"}, install...)...)
 	for _, ns := range []string{"a", "c"} {
-		kubectl("apply", "-f", writePolicy(t, ns))
+		kubectl("apply", "-f", writePolicy(t, ns, "site", "Deny"))
 	}
-	srv := serveDeployment(t, admin, kubeconfig, asSA)
+	srv := serveDeployment(t, admin, asSA)
 	for _, ns := range []string{"a", "c"} {
 		srv.wantCheck(t, ns+".example.com", "/readyz", 200)
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/posts", 200)   // rule posts: Allow
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/users/1", 404) // rule users: Deny (disabled)
-		wantReady(t, kubectl, ns)
+		wantReady(t, kubectl, ns, "site")
 	}
-	if got := canI(t, kubeconfig, "get", "secrets", "c"); got != "yes" {
+	if got := canI(kubeconfig, "get", "secrets", "c"); got != "yes" {
 		t.Errorf("cluster-wide: can the ServiceAccount get secrets in c? %q, want yes", got)
 	}
 	srv.stop(t)
 	srv.wantNoRBACErrors(t)
 
-	// Namespaced, by helm upgrade.
+	// Namespaced, by helm upgrade (and a changed replica count).
 	helm("upgrade", releaseName, chartDir, "--reuse-values", "--set", "watchNamespaces={a,b}", "--set", "replicaCount=3")
 	var dep appsv1.Deployment
 	get(t, admin, releaseNamespace, releaseName, &dep)
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 3 {
 		t.Errorf("after the upgrade the Deployment has replicas %v, want 3", dep.Spec.Replicas)
 	}
-	if !hasFlag(dep.Spec.Template.Spec.Containers[0].Args, "--watch-namespace") {
-		t.Errorf("after the upgrade the Deployment's args lack --watch-namespace: %q", dep.Spec.Template.Spec.Containers[0].Args)
+	if args := dep.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--watch-namespace=a,b") {
+		t.Errorf("after the upgrade the Deployment's args lack --watch-namespace=a,b: %q", args)
 	}
 	for _, gone := range []string{"clusterrole/" + releaseName, "clusterrolebinding/" + releaseName} {
 		if out := kubectlMayFail(kubeconfig, "get", gone); !strings.Contains(out, "NotFound") {
 			t.Errorf("after the upgrade to watchNamespaces, %s: %s; want NotFound", gone, out)
 		}
 	}
-	kubectl("apply", "-f", writePolicy(t, "b"))
-	srv = serveDeployment(t, admin, kubeconfig, asSA)
+	kubectl("apply", "-f", writePolicy(t, "b", "site", "Deny"))
+	srv = serveDeployment(t, admin, asSA)
 	for _, ns := range []string{"a", "b"} {
 		srv.wantCheck(t, ns+".example.com", "/readyz", 200)
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/posts", 200)
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/users/1", 404)
-		wantReady(t, kubectl, ns)
+		wantReady(t, kubectl, ns, "site")
 	}
-	// Both watched policies are in force; the one in c is not served (no
-	// policy for its host: 403), and the ServiceAccount cannot read there.
+	// The policy in c, in force a moment ago, is not served now (no policy
+	// for its host: 403), even from its last good copy.
 	srv.wantCheck(t, "c.example.com", "/check/wp-json/wp/v2/posts", 403)
-	for _, ns := range []string{"c", "default", releaseNamespace + "-other"} {
-		if got := canI(t, kubeconfig, "get", "secrets", ns); got != "no" {
-			t.Errorf("namespaced: can the ServiceAccount get secrets in %s? %q, want no", ns, got)
-		}
-	}
-	if got := canI(t, kubeconfig, "list", "secrets", "--all-namespaces"); got != "no" {
-		t.Errorf("namespaced: can the ServiceAccount list secrets in every namespace? %q, want no", got)
-	}
+	wantNoSecretsOutside(t, kubeconfig, asSA)
 	srv.stop(t)
 	srv.wantNoRBACErrors(t)
 
-	// Uninstall: exactly what the chart README's table says is kept.
 	helm("uninstall", releaseName)
-	for _, kept := range []string{
+	wantUninstalled(t, kubeconfig, admin, []string{"a", "b", "c"})
+
+	// Namespaced from the start: installed again over the kept CRDs.
+	helm(append([]string{"install"}, append(install, "--set", "watchNamespaces={a,b}", "--set", "replicaCount=1")...)...)
+	// A new generation in a (users now allowed), a new policy in c.
+	kubectl("apply", "-f", writePolicy(t, "a", "site", "Allow"))
+	kubectl("apply", "-f", writePolicy(t, "c", "other", "Allow"))
+	srv = serveDeployment(t, admin, asSA)
+	srv.wantCheck(t, "a.example.com", "/readyz", 200)
+	srv.wantCheck(t, "a.example.com", "/check/wp-json/wp/v2/users/1", 200)
+	srv.wantCheck(t, "b.example.com", "/check/wp-json/wp/v2/users/1", 404)
+	wantReady(t, kubectl, "a", "site")
+	srv.wantCheck(t, "other.c.example.com", "/check/wp-json/wp/v2/posts", 403)
+	if status := kubectl("get", "wpapipolicy", "other", "-n", "c", "-o", "jsonpath={.status}"); len(status) != 0 {
+		t.Errorf("namespaced: the policy in c, outside the watched namespaces, got status %s", status)
+	}
+	wantNoSecretsOutside(t, kubeconfig, asSA)
+	srv.stop(t)
+	srv.wantNoRBACErrors(t)
+	helm("uninstall", releaseName)
+	wantUninstalled(t, kubeconfig, admin, []string{"a", "b", "c"})
+}
+
+// wantNoSecretsOutside: in namespaced mode the ServiceAccount may read
+// Secrets nowhere but the watched namespaces a and b (and its own
+// namespace, for the last good copies), as the API server's RBAC answers
+// for it and as its own requests find.
+func wantNoSecretsOutside(t *testing.T, adminKubeconfig, saKubeconfig string) {
+	t.Helper()
+	for _, ns := range []string{"a", "b", releaseNamespace} {
+		if got := canI(adminKubeconfig, "get", "secrets", ns); got != "yes" {
+			t.Errorf("namespaced: can the ServiceAccount get secrets in %s? %q, want yes", ns, got)
+		}
+	}
+	for _, ns := range []string{"c", "default", "kube-system"} {
+		if got := canI(adminKubeconfig, "get", "secrets", ns); got != "no" {
+			t.Errorf("namespaced: can the ServiceAccount get secrets in %s? %q, want no", ns, got)
+		}
+	}
+	if got := canI(adminKubeconfig, "list", "secrets", "--all-namespaces"); got != "no" {
+		t.Errorf("namespaced: can the ServiceAccount list secrets in every namespace? %q, want no", got)
+	}
+	if out := kubectlMayFail(saKubeconfig, "get", "secrets", "-n", "c"); !strings.Contains(out, "Forbidden") {
+		t.Errorf("namespaced: kubectl get secrets -n c as the ServiceAccount: %s; want Forbidden", out)
+	}
+}
+
+// wantUninstalled checks what helm uninstall left, against the table of
+// charts/wpauthz/README.md: the CRDs and the policies in namespaces, the
+// Lease, the last good copies and the operator's own Secret are kept;
+// the chart's other objects and its Redis Secret are gone.
+func wantUninstalled(t *testing.T, kubeconfig string, admin client.Client, namespaces []string) {
+	t.Helper()
+	kept := []string{
 		"crd/wpapipolicies.policy.wpauthz.io", "crd/apikeys.policy.wpauthz.io", "crd/oauthclients.policy.wpauthz.io",
-		"-n a wpapipolicy/site", "-n b wpapipolicy/site", "-n c wpapipolicy/site",
 		"-n " + releaseNamespace + " lease/wpauthz-status",
-	} {
-		if out := kubectlMayFail(kubeconfig, append([]string{"get"}, strings.Fields(kept)...)...); strings.Contains(out, "NotFound") || strings.Contains(out, "error") {
-			t.Errorf("after helm uninstall %s is gone (%s); the chart README keeps it", kept, out)
+		"-n " + releaseNamespace + " secret/wpauthz-identity",
+	}
+	for _, ns := range namespaces {
+		kept = append(kept, "-n "+ns+" wpapipolicies")
+	}
+	for _, k := range kept {
+		args := append([]string{"get"}, strings.Fields(k)...)
+		if out := kubectlMayFail(kubeconfig, args...); strings.Contains(out, "NotFound") || strings.Contains(out, "No resources found") || strings.Contains(out, "error") {
+			t.Errorf("after helm uninstall, kubectl %s: %s; the chart README keeps it", strings.Join(args, " "), out)
 		}
 	}
 	var secrets corev1.SecretList
-	if err := admin.List(ctx, &secrets, client.InNamespace(releaseNamespace)); err != nil {
+	if err := admin.List(context.Background(), &secrets, client.InNamespace(releaseNamespace)); err != nil {
 		t.Fatal(err)
 	}
 	copies := 0
@@ -176,22 +228,23 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 			copies++ // wpauthz's own last good copies
 		}
 	}
-	if !slices.ContainsFunc(secrets.Items, func(s corev1.Secret) bool { return s.Name == "wpauthz-identity" }) {
-		t.Error("after helm uninstall the operator's Secret wpauthz-identity is gone")
+	if copies == 0 {
+		t.Errorf("after helm uninstall no last good copies in %s; the chart README keeps them", releaseNamespace)
 	}
-	if copies < 3 {
-		t.Errorf("after helm uninstall %d Secrets in %s, want the last good copies of the 3 policies kept", copies, releaseNamespace)
-	}
-	for _, gone := range []string{
+	gone := []string{
 		"deployment/" + releaseName, "service/" + releaseName, "service/" + releaseName + "-internal",
-		"serviceaccount/" + releaseName, "poddisruptionbudget/" + releaseName,
+		"serviceaccount/" + releaseName, "poddisruptionbudget/" + releaseName, "secret/" + releaseName + "-redis",
 		"role/" + releaseName + "-state", "rolebinding/" + releaseName + "-state",
-		"-n a role/" + releaseName, "-n a rolebinding/" + releaseName, "-n b role/" + releaseName, "-n b rolebinding/" + releaseName,
-	} {
-		args := append([]string{"get"}, strings.Fields(gone)...)
-		if !strings.HasPrefix(gone, "-n ") {
-			args = append(args, "-n", releaseNamespace)
-		}
+	}
+	for i := range gone {
+		gone[i] = "-n " + releaseNamespace + " " + gone[i]
+	}
+	gone = append(gone, "clusterrole/"+releaseName, "clusterrolebinding/"+releaseName)
+	for _, ns := range namespaces {
+		gone = append(gone, "-n "+ns+" role/"+releaseName, "-n "+ns+" rolebinding/"+releaseName)
+	}
+	for _, g := range gone {
+		args := append([]string{"get"}, strings.Fields(g)...)
 		if out := kubectlMayFail(kubeconfig, args...); !strings.Contains(out, "NotFound") {
 			t.Errorf("after helm uninstall, kubectl %s: %s; want NotFound", strings.Join(args, " "), out)
 		}
@@ -218,17 +271,22 @@ func impersonatingKubeconfig(t *testing.T, adminKubeconfig string) string {
 	return path
 }
 
-// writePolicy writes a WPApiPolicy for host <ns>.example.com in ns: GETs of
-// posts allowed, users disabled, anything else needs an API key.
-func writePolicy(t *testing.T, ns string) string {
+// writePolicy writes the WPApiPolicy name in ns, for host <ns>.example.com
+// (site) or <name>.<ns>.example.com: GETs of posts allowed, users
+// usersAction (Deny: disabled, 404), anything else needs an API key.
+func writePolicy(t *testing.T, ns, name, usersAction string) string {
 	t.Helper()
+	host := ns + ".example.com"
+	if name != "site" {
+		host = name + "." + host
+	}
 	doc := fmt.Sprintf(`apiVersion: policy.wpauthz.io/v1alpha1
 kind: WPApiPolicy
 metadata:
-  name: site
-  namespace: %[1]s
+  name: %s
+  namespace: %s
 spec:
-  hosts: [%[1]s.example.com]
+  hosts: [%s]
   defaultAction: Authenticate
   authentication:
     apiKeys: {}
@@ -239,9 +297,9 @@ spec:
     action: Allow
   - name: users
     routes: [/wp/v2/users/**]
-    action: Deny
-`, ns)
-	path := filepath.Join(t.TempDir(), "policy-"+ns+".yaml")
+    action: %s
+`, name, ns, host, usersAction)
+	path := filepath.Join(t.TempDir(), "policy-"+ns+"-"+name+".yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +332,7 @@ func kubectlMayFail(kubeconfig string, args ...string) string {
 
 // canI asks the API server, as an administrator, whether the chart's
 // ServiceAccount may verb resource in ns ("yes" or "no").
-func canI(t *testing.T, kubeconfig, verb, resource, ns string) string {
-	t.Helper()
+func canI(kubeconfig, verb, resource, ns string) string {
 	scope := []string{"-n", ns}
 	if ns == "--all-namespaces" {
 		scope = []string{ns}
@@ -284,9 +341,9 @@ func canI(t *testing.T, kubeconfig, verb, resource, ns string) string {
 	return kubectlMayFail(kubeconfig, args...)
 }
 
-// wantReady waits until the policy site in ns has the condition Ready True
+// wantReady waits until the policy name in ns has the condition Ready True
 // for its current generation, as kubectl shows it.
-func wantReady(t *testing.T, kubectl func(...string) []byte, ns string) {
+func wantReady(t *testing.T, kubectl func(...string) []byte, ns, name string) {
 	t.Helper()
 	var last string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -297,7 +354,7 @@ func wantReady(t *testing.T, kubectl func(...string) []byte, ns string) {
 				Conditions         []metav1.Condition
 			}
 		}
-		if err := json.Unmarshal(kubectl("get", "wpapipolicy", "site", "-n", ns, "-o", "json"), &pol); err != nil {
+		if err := json.Unmarshal(kubectl("get", "wpapipolicy", name, "-n", ns, "-o", "json"), &pol); err != nil {
 			t.Fatal(err)
 		}
 		last = fmt.Sprintf("generation %d, status %+v", pol.Metadata.Generation, pol.Status)
@@ -308,7 +365,7 @@ func wantReady(t *testing.T, kubectl func(...string) []byte, ns string) {
 			}
 		}
 	}
-	t.Fatalf("WPApiPolicy %s/site never became Ready for its generation: %s", ns, last)
+	t.Fatalf("WPApiPolicy %s/%s never became Ready for its generation: %s", ns, name, last)
 }
 
 func get(t *testing.T, c client.Client, ns, name string, obj client.Object) {
@@ -341,7 +398,7 @@ type deploymentServer struct {
 // Secret volumes as files, as the kubelet would resolve them (read by the
 // administrator), with the listen addresses moved to free loopback ports
 // and kubeconfig (the ServiceAccount's) in place of the in-cluster config.
-func serveDeployment(t *testing.T, admin client.Client, adminKubeconfig, kubeconfig string) *deploymentServer {
+func serveDeployment(t *testing.T, admin client.Client, kubeconfig string) *deploymentServer {
 	t.Helper()
 	var dep appsv1.Deployment
 	get(t, admin, releaseNamespace, releaseName, &dep)
