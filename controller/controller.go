@@ -127,7 +127,7 @@ func Setup(ctx context.Context, mgr manager.Manager, engine *authz.Engine, opts 
 	c.compiler = newCompiler(c.store, mgr.GetCache(), engine, opts.Compile, c.log.WithName("compiler"))
 	c.compiler.onSwap = opts.OnSwap
 	if opts.StoreNamespace != "" {
-		copies, err := newCopyCache(ctx, mgr, opts.StoreNamespace, c.store.signal)
+		copies, err := newCopyCache(ctx, mgr, opts.StoreNamespace, c.compiler.copyChanged)
 		if err != nil {
 			return nil, err
 		}

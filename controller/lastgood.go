@@ -3,9 +3,10 @@ package controller
 // Last good copies. The compiler's last good versions are what keeps an
 // invalid change from taking anything away; they are worth as much after a
 // restart. The leader keeps a copy of each in a Secret in the manager's own
-// namespace, and a starting replica reads them before its first compile,
-// so that every replica serves the same versions whatever its start time,
-// and a refused policy keeps its hosts.
+// namespace; every replica watches the copies and has them before its
+// first compile, so that every replica serves the same versions whatever
+// its start time (or the versions its cache missed), and a refused policy
+// keeps its hosts.
 //
 // Garbage collection: an owner reference cannot cross namespaces, and a
 // finalizer would make deleting a policy wait for wpauthz (and leave
@@ -34,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -222,6 +224,23 @@ func (c *compiler) readCopies(ctx context.Context) (map[objKey]*good, error) {
 	return out, nil
 }
 
+// copyChanged signals the compile loop when a copy says something this
+// replica does not hold already (the leader's own writes, and copies of
+// versions every replica has, cause no compile).
+func (c *compiler) copyChanged(obj any) {
+	if s, ok := obj.(*corev1.Secret); ok {
+		if k, _, ok := copyKey(s); ok {
+			c.mu.Lock()
+			g := c.published[k]
+			c.mu.Unlock()
+			if g != nil && string(g.uid) == s.Labels[LabelLastGoodUID] && g.sig == s.Annotations[annotationLastGoodSig] {
+				return
+			}
+		}
+	}
+	c.store.signal()
+}
+
 // pickGood chooses between this replica's last good version of a resource
 // and the leader's copy: the later generation; for the same generation
 // with other Secrets, the copy, so that replicas agree on the leader's.
@@ -401,8 +420,8 @@ func (p *persister) watched(ns string) bool {
 }
 
 // newCopyCache returns a cache of the last good copies in ns, started
-// with mgr on every replica; a change to a copy calls changed.
-func newCopyCache(ctx context.Context, mgr manager.Manager, ns string, changed func()) (cache.Cache, error) {
+// with mgr on every replica; a change to a copy calls changed with it.
+func newCopyCache(ctx context.Context, mgr manager.Manager, ns string, changed func(obj any)) (cache.Cache, error) {
 	exists, err := labels.NewRequirement(LabelLastGoodKind, selection.Exists, nil)
 	if err != nil {
 		return nil, err
@@ -412,6 +431,8 @@ func newCopyCache(ctx context.Context, mgr manager.Manager, ns string, changed f
 		DefaultNamespaces:    map[string]cache.Config{ns: {}},
 		DefaultLabelSelector: labels.NewSelector().Add(*exists),
 		DefaultTransform:     cache.TransformStripManagedFields(),
+		// Read by the compile loop only, never modified.
+		DefaultUnsafeDisableDeepCopy: ptr.To(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cache of the last good copies: %w", err)
@@ -420,9 +441,8 @@ func newCopyCache(ctx context.Context, mgr manager.Manager, ns string, changed f
 	if err != nil {
 		return nil, fmt.Errorf("cache of the last good copies: %w", err)
 	}
-	notify := func(any) { changed() }
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: notify, DeleteFunc: notify, UpdateFunc: func(_, o any) { changed() },
+		AddFunc: changed, DeleteFunc: changed, UpdateFunc: func(_, o any) { changed(o) },
 	}); err != nil {
 		return nil, err
 	}

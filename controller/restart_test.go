@@ -95,6 +95,7 @@ func TestPoliciesSurviveRestart(t *testing.T) {
 		}
 	}
 	lastGood("before the restart", a)
+	wantCopies(t, sys, 3) // the leader has written them
 
 	// Restart: a stops; a' starts with nothing in memory; b starts fresh
 	// beside it.
