@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +112,13 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/posts", 200)   // rule posts: Allow
 		srv.wantCheck(t, ns+".example.com", "/check/wp-json/wp/v2/users/1", 404) // rule users: Deny (disabled)
 		wantReady(t, kubectl, ns, "site")
+		// The same answers on the Envoy ext_authz listener.
+		if got := srv.grpcCheck(t, ns+".example.com", "/wp-json/wp/v2/posts"); got != 200 {
+			t.Errorf("gRPC check of GET %s.example.com/wp-json/wp/v2/posts: %d, want 200", ns, got)
+		}
+		if got := srv.grpcCheck(t, ns+".example.com", "/wp-json/wp/v2/users/1"); got != 404 {
+			t.Errorf("gRPC check of GET %s.example.com/wp-json/wp/v2/users/1: %d, want 404", ns, got)
+		}
 	}
 	if got := canI(kubeconfig, "get", "secrets", "c"); got != "yes" {
 		t.Errorf("cluster-wide: can the ServiceAccount get secrets in c? %q, want yes", got)
@@ -387,6 +397,7 @@ func firstLines(b []byte, n int) string {
 // installed Deployment.
 type deploymentServer struct {
 	httpAddr string
+	grpcAddr string
 	cmd      *exec.Cmd
 	done     chan error
 	log      *testbin.Log
@@ -460,8 +471,8 @@ func serveDeployment(t *testing.T, admin client.Client, kubeconfig string) *depl
 		}
 		mounts[m.MountPath] = dir
 	}
-	s := &deploymentServer{httpAddr: freeport.Addr(t), done: make(chan error, 1), log: &testbin.Log{}}
-	listen := map[string]string{"--grpc-addr": freeport.Addr(t), "--http-addr": s.httpAddr, "--internal-addr": freeport.Addr(t)}
+	s := &deploymentServer{httpAddr: freeport.Addr(t), grpcAddr: freeport.Addr(t), done: make(chan error, 1), log: &testbin.Log{}}
+	listen := map[string]string{"--grpc-addr": s.grpcAddr, "--http-addr": s.httpAddr, "--internal-addr": freeport.Addr(t)}
 	envRef := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	var args []string
 	for _, a := range container.Args {
@@ -530,6 +541,31 @@ func (s *deploymentServer) wantCheck(t *testing.T, host, path string, want int) 
 		last = fmt.Errorf("status %d", resp.StatusCode)
 	}
 	t.Fatalf("GET %s%s as Host %s: %v, want %d", s.httpAddr, path, host, last, want)
+}
+
+// grpcCheck asks the Envoy ext_authz gRPC listener about GET path on host
+// and returns the HTTP status Envoy would answer with (200: allowed).
+func (s *deploymentServer) grpcCheck(t *testing.T, host, path string) int {
+	t.Helper()
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "GET", Host: host, Path: path, Headers: map[string]string{":authority": host},
+		}},
+	}})
+	if err != nil {
+		t.Fatalf("gRPC Check GET %s%s: %v", host, path, err)
+	}
+	if resp.GetOkResponse() != nil {
+		return 200
+	}
+	return int(resp.GetDeniedResponse().GetStatus().GetCode())
 }
 
 // stop sends SIGTERM and expects a clean exit.
