@@ -52,7 +52,10 @@ const serviceAccountUser = "system:serviceaccount:" + releaseNamespace + ":" + r
 //     cannot read Secrets in c, and logs no RBAC error;
 //   - helm uninstall: what charts/wpauthz/README.md says stays, stays (the
 //     CRDs and the policies, the Lease, the last good copies), and every
-//     other object of the chart is gone.
+//     other object of the chart is gone;
+//   - helm install again, namespaced from the start, over the kept CRDs:
+//     a new generation in a is enforced and gets status, a new policy in c
+//     gets neither; then helm uninstall again.
 //
 // Pods never run on envtest, so nothing waits for the Deployment; the
 // binary stands in for its pod.
