@@ -3,7 +3,9 @@
 // against config/crd/bases, the README against values.yaml, refused value
 // combinations, and (dryrun_test.go) every rendered object validated by a
 // real kube-apiserver, the Istio, Envoy Gateway, Gateway API and
-// prometheus-operator objects against those projects' own CRDs.
+// prometheus-operator objects against those projects' own CRDs, and
+// (install_test.go) helm install, upgrade and uninstall on that server with
+// the real wpauthz binary running as the chart's ServiceAccount.
 package chart
 
 import (
