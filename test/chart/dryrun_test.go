@@ -1,10 +1,7 @@
 package chart
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,104 +11,21 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/wpauthz/wpauthz/test/crdtest"
 )
-
-// Versions of the envtest binaries; keep in step with the Makefile.
-const (
-	envtestKubeVersion = "v1.37.2"
-	envtestEtcdVersion = "v3.6.16"
-)
-
-// The other projects' CRDs the integration objects are validated against,
-// from their Go modules (fetched through the module proxy). Gateway API is
-// the version Envoy Gateway v1.9.1 builds with.
-var foreignCRDs = []struct {
-	module string // path@version
-	files  []string
-}{
-	{"istio.io/api@v1.32.0", []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
-	{"github.com/envoyproxy/gateway@v1.9.1", []string{"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml"}},
-	{"sigs.k8s.io/gateway-api@v1.6.1", []string{
-		"config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
-		"config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml",
-	}},
-	{"github.com/prometheus-operator/prometheus-operator@v0.85.0", []string{"example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"}},
-}
-
-// moduleDir downloads module (path@version) through the Go module proxy
-// and returns its directory in the module cache.
-func moduleDir(t *testing.T, module string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to fetch %s: %v", module, err)
-	}
-	cmd := exec.Command(goBin, "mod", "download", "-json", module)
-	// Outside any module, so that nothing here touches go.mod or go.sum.
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil || err != nil || info.Error != "" || info.Dir == "" {
-		t.Fatalf("go mod download %s: %v %s %s", module, err, info.Error, stderr.String())
-	}
-	return info.Dir
-}
 
 // startAPIServer starts envtest's kube-apiserver and etcd with the foreign
 // CRDs installed (the chart's own CRDs are not: the default rendering
 // creates them) and returns a kubeconfig file for an administrator.
 func startAPIServer(t *testing.T) (kubeconfig string, c client.Client) {
 	t.Helper()
-	assets := envtestAssets()
-	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			msg := fmt.Sprintf("envtest binaries missing in %s (run hack/build-envtest-binaries.sh or make test)", assets)
-			if os.Getenv("WPAUTHZ_REQUIRE_ENVTEST") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	var crdPaths []string
-	for _, m := range foreignCRDs {
-		dir := moduleDir(t, m.module)
-		for _, f := range m.files {
-			crdPaths = append(crdPaths, filepath.Join(dir, f))
-		}
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: crdPaths, ErrorIfPathMissing: true},
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
-	if c, err = client.New(cfg, client.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	user, err := env.AddUser(envtest.User{Name: "chart-test", Groups: []string{"system:masters"}}, nil)
+	srv := crdtest.Start(t, "chart-test")
+	c, err := client.New(srv.Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kubeconfig, c
+	return srv.Kubeconfig, c
 }
 
 // TestChartObjectsValidateOnAPIServer renders every value set and applies
@@ -218,11 +132,5 @@ func TestChartObjectsValidateOnAPIServer(t *testing.T) {
 	}
 }
 
-// envtestAssets is the folder of kube-apiserver, etcd and kubectl:
-// $KUBEBUILDER_ASSETS (the Makefile sets it), else where the Makefile builds them.
-func envtestAssets() string {
-	if a := os.Getenv("KUBEBUILDER_ASSETS"); a != "" {
-		return a
-	}
-	return filepath.Join(repoRoot, "bin", "envtest", "k8s-"+envtestKubeVersion+"-etcd-"+envtestEtcdVersion)
-}
+// envtestAssets is the folder of kube-apiserver, etcd and kubectl.
+func envtestAssets() string { return crdtest.Assets() }

@@ -9,38 +9,15 @@ package docs
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
-)
 
-// Versions of the envtest binaries; keep in step with the Makefile.
-const (
-	envtestKubeVersion = "v1.37.2"
-	envtestEtcdVersion = "v3.6.16"
+	"github.com/wpauthz/wpauthz/test/crdtest"
 )
-
-// foreignCRDs: the CRDs of the kinds the page uses, from their projects'
-// modules. Gateway API is the version Envoy Gateway v1.9.1 builds with.
-var foreignCRDs = []struct {
-	module string // path@version
-	files  []string
-}{
-	{"istio.io/api@v1.32.0", []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
-	{"github.com/envoyproxy/gateway@v1.9.1", []string{"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_securitypolicies.yaml"}},
-	{"sigs.k8s.io/gateway-api@v1.6.1", []string{
-		"config/crd/standard/gateway.networking.k8s.io_httproutes.yaml",
-		"config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml",
-	}},
-	{"github.com/traefik/traefik/v3@v3.5.3", []string{"docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"}},
-}
 
 // TestIntegrationObjectsApplyAsWritten: every Kubernetes object in a yaml
 // block of docs/integrations.md passes the API server (server-side apply,
@@ -59,7 +36,8 @@ func TestIntegrationObjectsApplyAsWritten(t *testing.T) {
 		}
 	}
 
-	kubeconfig, kubectl := startAPIServer(t)
+	srv := crdtest.Start(t, "docs-test")
+	kubeconfig, kubectl := srv.Kubeconfig, srv.Kubectl
 	run := func(stdin []byte, args ...string) (string, error) {
 		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 		if stdin != nil {
@@ -129,77 +107,4 @@ func kubernetesObjects(t *testing.T, doc string) ([]byte, map[string]bool, map[s
 		}
 	}
 	return stream.Bytes(), namespaces, kinds
-}
-
-// startAPIServer starts envtest's kube-apiserver and etcd with the foreign
-// CRDs installed and returns an administrator's kubeconfig and kubectl.
-func startAPIServer(t *testing.T) (kubeconfig, kubectl string) {
-	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin", "envtest", "k8s-"+envtestKubeVersion+"-etcd-"+envtestEtcdVersion)
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			msg := fmt.Sprintf("envtest binaries missing in %s (run hack/build-envtest-binaries.sh or make test)", assets)
-			if os.Getenv("WPAUTHZ_REQUIRE_ENVTEST") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	var paths []string
-	for _, m := range foreignCRDs {
-		dir := moduleDir(t, m.module)
-		for _, f := range m.files {
-			paths = append(paths, filepath.Join(dir, f))
-		}
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
-	}
-	if _, err := env.Start(); err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
-	user, err := env.AddUser(envtest.User{Name: "docs-test", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kubeconfig, filepath.Join(assets, "kubectl")
-}
-
-// moduleDir downloads module (path@version) through the Go module proxy
-// and returns its directory in the module cache.
-func moduleDir(t *testing.T, module string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to fetch %s: %v", module, err)
-	}
-	cmd := exec.Command(goBin, "mod", "download", "-json", module)
-	// Outside any module, so that nothing here touches go.mod or go.sum.
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil || err != nil || info.Error != "" || info.Dir == "" {
-		t.Fatalf("go mod download %s: %v %s %s", module, err, info.Error, stderr.String())
-	}
-	return info.Dir
 }
