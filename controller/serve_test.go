@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +54,7 @@ func TestServeInCluster(t *testing.T) {
 	if owners := statusOwners(t, pol); len(owners) != 1 || owners[0] != DefaultName {
 		t.Errorf("status written by %v, want %s", owners, DefaultName)
 	}
-	srv.stop(t)
+	srv.Stop(t)
 }
 
 // TestServeWatchNamespace runs the real binary with --watch-namespace (both
@@ -107,15 +106,13 @@ func TestServeWatchNamespace(t *testing.T) {
 	if err := as.List(context.Background(), &corev1.SecretList{}); err == nil || !apierrors.IsForbidden(err) {
 		t.Errorf("listing Secrets cluster-wide: %v, want Forbidden", err)
 	}
-	srv.stop(t)
+	srv.Stop(t)
 }
 
 // servedBinary is the real wpauthz binary serving in-cluster mode.
 type servedBinary struct {
+	*testbin.Process
 	httpAddr string
-	cmd      *exec.Cmd
-	done     chan error
-	stopped  bool
 }
 
 // startServe runs `wpauthz serve` in in-cluster mode with kubeconfig and
@@ -131,24 +128,10 @@ func startServe(t *testing.T, kubeconfig []byte, args ...string) *servedBinary {
 	if err := os.WriteFile(idKey, processIdentityKey.Seed(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &servedBinary{httpAddr: freeAddr(t), done: make(chan error, 1)}
-	logs := &testbin.Log{}
-	s.cmd = exec.Command(bin, append([]string{"serve", "--grpc-addr", freeAddr(t), "--http-addr", s.httpAddr, "--identity-key", idKey, "--log-format", "text"}, args...)...)
-	s.cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
-	s.cmd.Stdout, s.cmd.Stderr = logs, logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !s.stopped {
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("wpauthz log:\n%s", logs.String())
-		}
-	})
+	s := &servedBinary{httpAddr: freeAddr(t)}
+	cmd := exec.Command(bin, append([]string{"serve", "--grpc-addr", freeAddr(t), "--http-addr", s.httpAddr, "--identity-key", idKey, "--log-format", "text"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath)
+	s.Process = testbin.Start(t, cmd)
 	return s
 }
 
@@ -171,23 +154,6 @@ func (s *servedBinary) wantHTTP(t *testing.T, host, path string, want int) {
 		}
 		return nil
 	})
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (s *servedBinary) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.stopped = true
-		if err != nil {
-			t.Fatalf("wpauthz exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("wpauthz did not stop on SIGTERM")
-	}
 }
 
 // addUser adds an envtest user with no permissions of its own.

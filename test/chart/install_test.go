@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -126,7 +125,7 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 	if got := canI(kubeconfig, "get", "secrets", "c"); got != "yes" {
 		t.Errorf("cluster-wide: can the ServiceAccount get secrets in c? %q, want yes", got)
 	}
-	srv.stop(t)
+	srv.Stop(t)
 	srv.wantNoRBACErrors(t)
 
 	// Namespaced, by helm upgrade (and a changed replica count).
@@ -156,7 +155,7 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 	// for its host: 403), even from its last good copy.
 	srv.wantCheck(t, "c.example.com", "/check/wp-json/wp/v2/posts", 403)
 	wantNoSecretsOutside(t, kubeconfig, asSA)
-	srv.stop(t)
+	srv.Stop(t)
 	srv.wantNoRBACErrors(t)
 
 	helm("uninstall", releaseName)
@@ -177,7 +176,7 @@ func TestChartInstallServesAsServiceAccount(t *testing.T) {
 		t.Errorf("namespaced: the policy in c, outside the watched namespaces, got status %s", status)
 	}
 	wantNoSecretsOutside(t, kubeconfig, asSA)
-	srv.stop(t)
+	srv.Stop(t)
 	srv.wantNoRBACErrors(t)
 	helm("uninstall", releaseName)
 	wantUninstalled(t, kubeconfig, admin, []string{"a", "b", "c"})
@@ -401,10 +400,7 @@ func firstLines(b []byte, n int) string {
 type deploymentServer struct {
 	httpAddr string
 	grpcAddr string
-	cmd      *exec.Cmd
-	done     chan error
-	log      *testbin.Log
-	stopped  bool
+	*testbin.Process
 }
 
 // serveDeployment starts the wpauthz binary as the installed Deployment's
@@ -474,7 +470,7 @@ func serveDeployment(t *testing.T, admin client.Client, kubeconfig string) *depl
 		}
 		mounts[m.MountPath] = dir
 	}
-	s := &deploymentServer{httpAddr: freeport.Addr(t), grpcAddr: freeport.Addr(t), done: make(chan error, 1), log: &testbin.Log{}}
+	s := &deploymentServer{httpAddr: freeport.Addr(t), grpcAddr: freeport.Addr(t)}
 	listen := map[string]string{"--grpc-addr": s.grpcAddr, "--http-addr": s.httpAddr, "--internal-addr": freeport.Addr(t)}
 	envRef := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	var args []string
@@ -497,22 +493,9 @@ func serveDeployment(t *testing.T, admin client.Client, kubeconfig string) *depl
 		args = append(args, a)
 	}
 	t.Logf("wpauthz %s", strings.Join(args, " "))
-	s.cmd = exec.Command(testbin.Wpauthz(t), args...)
-	s.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !s.stopped {
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("wpauthz log:\n%s", s.log.String())
-		}
-	})
+	cmd := exec.Command(testbin.Wpauthz(t), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	s.Process = testbin.Start(t, cmd)
 	return s
 }
 
@@ -521,11 +504,8 @@ func (s *deploymentServer) wantCheck(t *testing.T, host, path string, want int) 
 	t.Helper()
 	var last error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-s.done:
-			s.done <- err
+		if exited, err := s.Exited(); exited {
 			t.Fatalf("wpauthz exited (%v) before GET %s%s answered %d", err, host, path, want)
-		default:
 		}
 		req, err := http.NewRequest("GET", "http://"+s.httpAddr+path, nil)
 		if err != nil {
@@ -571,27 +551,10 @@ func (s *deploymentServer) grpcCheck(t *testing.T, host, path string) int {
 	return int(resp.GetDeniedResponse().GetStatus().GetCode())
 }
 
-// stop sends SIGTERM and expects a clean exit.
-func (s *deploymentServer) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.stopped = true
-		if err != nil {
-			t.Fatalf("wpauthz exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("wpauthz did not stop on SIGTERM")
-	}
-}
-
 // wantNoRBACErrors: nothing the binary asked for was refused.
 func (s *deploymentServer) wantNoRBACErrors(t *testing.T) {
 	t.Helper()
-	for _, line := range bytes.Split([]byte(s.log.String()), []byte("\n")) {
+	for _, line := range bytes.Split([]byte(s.Log.String()), []byte("\n")) {
 		l := strings.ToLower(string(line))
 		if strings.Contains(l, "forbidden") || strings.Contains(l, "cannot list") || strings.Contains(l, "cannot watch") ||
 			strings.Contains(l, "cannot get") || strings.Contains(l, "cannot create") || strings.Contains(l, "cannot patch") ||

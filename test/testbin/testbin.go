@@ -1,7 +1,7 @@
 // Package testbin is what the tests that run the real wpauthz binary share:
 // building it once per test process, a fresh copy of the sample policy
-// folder, and a log buffer the child process can write to while the test
-// reads it.
+// folder, a log buffer the child process can write to while the test
+// reads it, and the child process itself (Start, Stop).
 package testbin
 
 import (
