@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wpauthz/wpauthz/test/burst"
 )
 
 // TestHardening2_ConcurrentLoginsThroughNginx: 60 simultaneous logins
@@ -59,34 +60,10 @@ echo $id;`, login, password, login+"@example.com"))
 	}
 
 	const n, limit = 60, 5
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pass := fmt.Sprintf("wrong-%d", i)
-			if i == n-1 {
-				pass = password
-			}
-			<-start
-			st := post(context.Background(), pass)
-			mu.Lock()
-			statuses[st]++
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	// At most limit wrong passwords; the right one, when it came early,
-	// takes one of the slots (and gives it back).
-	wrong, right := statuses[401], statuses[200]
-	if right > 1 || wrong > limit || wrong+right < limit || statuses[429] != n-wrong-right {
-		t.Fatalf("%d of %d parallel logins through nginx were evaluated (statuses %v), want %d (the right password may take one of them) and the rest refused with 429",
-			wrong+right, n, statuses, limit)
-	}
+	statuses := burst.Send(n, func(i int, correct bool) int {
+		return post(context.Background(), burst.Password(i, correct, password))
+	})
+	burst.Check(t, "through nginx", statuses, limit, n)
 	if st := post(context.Background(), password); st != 429 {
 		t.Fatalf("the right password after the burst: %d, want 429", st)
 	}
