@@ -89,7 +89,7 @@ test: lint verify-generated $(GRPCURL) $(HELM) envtest-assets ## Run every test 
 	hack/test-deps.sh
 	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_HELM=$(HELM) WPAUTHZ_REQUIRE_HELM=1 WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 WPAUTHZ_REQUIRE_E2E=1 \
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: e2e
 e2e: ## Only the end-to-end suite (also part of `make test`): a real WordPress behind nginx auth_request and wpauthz (hack/e2e, docs/e2e.md).
