@@ -66,8 +66,8 @@
 // ContextTimeoutEnabled, as NewClient's do, or go-redis waits for its
 // socket timeouts instead), and the first call that fails for want of an
 // answer marks Redis unreachable: later calls fail without trying until
-// the subscription hears this Store's heartbeat again (within about a
-// PingInterval of Redis answering). A request thus waits for Redis at
+// the subscription hears this Store's heartbeat again (one is sent at
+// once after the failure, then every PingInterval). A request thus waits for Redis at
 // most one CallTimeout, however many calls it makes. A connection whose
 // call timed out is discarded by go-redis, never reused with a reply
 // still pending. Healthy is for readiness.
@@ -135,7 +135,8 @@ type Store struct {
 	kWM    string
 	kWMF   string
 	ch     string
-	hbCh   string // this Store's heartbeat channel
+	hbCh   string          // this Store's heartbeat channel
+	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	done   chan struct{}
 	psMu   sync.Mutex
@@ -153,6 +154,7 @@ type Store struct {
 	// lastFail is when a call last went unanswered (wall-clock ns): Redis
 	// counts as unreachable until lastOK passes it.
 	lastFail atomic.Int64
+	probing  atomic.Bool // a heartbeat sent after a failure is on its way
 	resyncs  atomic.Int64
 }
 
@@ -194,7 +196,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	s := &Store{
 		rdb: rdb, opts: opts, now: opts.Now, log: opts.Logger,
 		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events", hbCh: p + "{rev}:hb:" + randomID(),
-		cancel: cancel, done: make(chan struct{}),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		revoked: map[string]int64{}, watermark: map[string]wm{},
 	}
 	go s.run(ctx)
@@ -519,8 +521,24 @@ func (s *Store) unavailable(err error) error {
 	var reply redis.Error
 	if !errors.As(err, &reply) {
 		s.lastFail.Store(time.Now().UnixNano())
+		s.probe()
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// probe sends a heartbeat at once after a failed call, so that a Redis
+// that was only slow for a moment is trusted again as soon as the
+// heartbeat comes back, rather than at the next ping interval.
+func (s *Store) probe() {
+	if !s.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.probing.Store(false)
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
+		defer cancel()
+		_ = s.rdb.Publish(ctx, s.hbCh, "1").Err() // a missing heartbeat is the signal
+	}()
 }
 
 func (s *Store) ttl(until time.Time) int64 {
