@@ -385,8 +385,9 @@ var (
 )
 
 // UnavailableRetryAfter is the Retry-After, in seconds, of every 503
-// wpauthz_unavailable: about how long a replica takes to notice that
-// Redis answers again (its next heartbeat).
+// wpauthz_unavailable (no policy yet, the user directory or Redis not
+// answering): a short wait, a little more than the heartbeat interval
+// after which a replica trusts Redis again.
 const UnavailableRetryAfter = "2"
 
 const basicChallenge = `Basic realm="wpauthz", charset="UTF-8"`
