@@ -80,7 +80,7 @@ func (e *Engine) throttleDecision(ctx context.Context, p *policy.Policy, err err
 		return TooManyAttempts(b.Wait)
 	case errors.Is(err, loginthrottle.ErrUnavailable):
 		e.log.WarnContext(ctx, "login throttle unavailable", "policy", p.Key(), "err", err)
-		return denyUnavailable
+		return denyStoreDown
 	}
 	return nil
 }

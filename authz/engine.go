@@ -244,7 +244,7 @@ func (e *Engine) authenticate(ctx context.Context, p *policy.Policy, req *Reques
 		switch {
 		case err == nil:
 			if e.stale != nil && e.stale() {
-				return nil, denyUnavailable
+				return nil, denyStoreDown
 			}
 			if Revoked(e.store, p, c) {
 				return nil, denyRevoked
@@ -375,11 +375,20 @@ var (
 	denyAmbiguous          = deny(wperror.AmbiguousRequest, "ambiguous request")
 	denyUnknownHost        = deny(wperror.UnknownHost, "no policy for host")
 	denyInvalidHost        = deny(wperror.InvalidHost, "host not matchable exactly")
-	denyUnavailable        = deny(wperror.Unavailable, "not ready or cancelled")
+	denyUnavailable        = deny(wperror.Unavailable, "not ready or cancelled", retryUnavailable)
+	denyStoreDown          = deny(wperror.Unavailable, "shared store unavailable", retryUnavailable)
 	denyRevoked            = deny(wperror.InvalidToken, "revoked bearer token", Header{"WWW-Authenticate", bearerChallenge + `, error="invalid_token", error_description="The access token was revoked"`})
 	denyBasicInvalid       = deny(wperror.InvalidCredentials, "invalid basic credentials", Header{"WWW-Authenticate", basicChallenge})
-	denyDirectoryDown      = deny(wperror.Unavailable, "user directory unavailable")
+	denyDirectoryDown      = deny(wperror.Unavailable, "user directory unavailable", retryUnavailable)
+
+	retryUnavailable = Header{"Retry-After", UnavailableRetryAfter}
 )
+
+// UnavailableRetryAfter is the Retry-After, in seconds, of every 503
+// wpauthz_unavailable (no policy yet, the user directory or Redis not
+// answering): a short wait, a little more than the heartbeat interval
+// after which a replica trusts Redis again.
+const UnavailableRetryAfter = "2"
 
 const basicChallenge = `Basic realm="wpauthz", charset="UTF-8"`
 

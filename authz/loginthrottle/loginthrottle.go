@@ -122,7 +122,7 @@ func (g Guard) open(ctx context.Context, p *policy.Policy, key string, now time.
 	w, err := g.Store.Throttled(ctx, key, now)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case w > 0:
 		return &Blocked{Wait: w}
 	}
@@ -147,7 +147,7 @@ func (a *attempt) take(ctx context.Context, s store.Throttles, key string, limit
 	w, err := s.Attempt(ctx, key, limit, now)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case w > 0:
 		return &Blocked{Wait: w}
 	}

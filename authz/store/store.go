@@ -66,9 +66,12 @@ type RefreshTokens interface {
 	//   - ErrReused: id was already spent — a stolen copy is in use, so
 	//     the whole family is revoked, with the access tokens issued with
 	//     its members (RevokeToken), and nothing is stored;
-	//   - ErrFamilyRevoked: the family was revoked earlier.
+	//   - ErrFamilyRevoked: the family was revoked earlier;
+	//   - ErrUnavailable: the backend did not answer (nothing is known
+	//     about the token).
 	RotateRefresh(ctx context.Context, id string, next RefreshRecord, now time.Time) (RefreshRecord, error)
-	// GetRefresh returns a live record without spending it.
+	// GetRefresh returns a live record without spending it; the errors
+	// are RotateRefresh's (but nothing is revoked).
 	GetRefresh(ctx context.Context, id string, now time.Time) (RefreshRecord, error)
 	// RevokeFamily revokes a family and the access tokens of its members.
 	RevokeFamily(ctx context.Context, family string, now time.Time) error
@@ -177,10 +180,22 @@ type Event struct {
 	Before  time.Time
 }
 
-// Errors.
+// Errors. ErrNotFound, ErrReused and ErrFamilyRevoked are answers: the
+// token is not live. ErrUnavailable (and any other error) is not: the
+// backend did not answer, and callers must not tell a client its token
+// or credential is invalid then (they answer 503).
 var (
 	ErrNotFound      = errors.New("store: not found")
 	ErrReused        = errors.New("store: refresh token reused; family revoked")
 	ErrFamilyRevoked = errors.New("store: refresh token family revoked")
 	ErrExists        = errors.New("store: record exists")
+	// ErrUnavailable wraps every failure of a backend to answer (Redis
+	// unreachable, frozen, timed out).
+	ErrUnavailable = errors.New("store: unavailable")
 )
+
+// NotLive reports whether err says a refresh token is not live (unknown,
+// expired, spent or revoked), as opposed to the store failing.
+func NotLive(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrReused) || errors.Is(err, ErrFamilyRevoked)
+}

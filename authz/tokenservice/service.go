@@ -67,6 +67,9 @@ type Service struct {
 	log      *slog.Logger
 	clientIP func(*http.Request) string
 	now      func() time.Time
+	// stale reports a revocation view that can no longer be trusted
+	// (authz.Staler); nil for stores that cannot go stale.
+	stale func() bool
 }
 
 // New returns a Service.
@@ -80,6 +83,9 @@ func New(o Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if st, ok := o.Store.(authz.Staler); ok {
+		s.stale = st.Stale
 	}
 	return s
 }
@@ -458,7 +464,8 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request, p *policy.Poli
 	id := refreshID(p, tok)
 	now := s.now()
 	rec, err := s.store.GetRefresh(ctx, id, now)
-	if err != nil {
+	switch {
+	case store.NotLive(err):
 		// Spent, revoked, expired or unknown. Rotating it anyway lets the
 		// store tell a reuse (and kill the family) from the rest.
 		_, rerr := s.store.RotateRefresh(ctx, id, store.RefreshRecord{ID: "unused-" + id, ExpiresAt: now}, now)
@@ -466,6 +473,11 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request, p *policy.Poli
 			s.log.WarnContext(ctx, "refresh token reused: family revoked", "policy", p.Key())
 		}
 		writeError(w, wperror.InvalidRefreshToken)
+		return
+	case err != nil:
+		// The store did not answer: the token may well be live.
+		s.log.WarnContext(ctx, "refresh: token store unavailable", "policy", p.Key(), "err", err)
+		writeError(w, wperror.Unavailable)
 		return
 	}
 	if wm := s.store.RevokedBefore(p.SubjectKey(rec.Subject)); !wm.IsZero() && !rec.IssuedAt.After(wm) {
@@ -491,6 +503,12 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request, p *policy.Poli
 		return
 	}
 	if _, err := s.store.RotateRefresh(ctx, id, next, now); err != nil {
+		if !store.NotLive(err) && !errors.Is(err, store.ErrExists) {
+			// No answer: the new tokens are never handed out.
+			s.log.WarnContext(ctx, "refresh: token store unavailable", "policy", p.Key(), "err", err)
+			writeError(w, wperror.Unavailable)
+			return
+		}
 		// Lost a race with another use of the same token: it is a reuse.
 		_ = s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt)
 		writeError(w, wperror.InvalidRefreshToken)
@@ -521,8 +539,13 @@ func (s *Service) revoke(w http.ResponseWriter, r *http.Request, p *policy.Polic
 			return
 		}
 		rec, err := s.store.GetRefresh(ctx, refreshID(p, t), now)
-		if err != nil {
+		switch {
+		case store.NotLive(err):
 			writeError(w, wperror.InvalidRefreshToken)
+			return
+		case err != nil:
+			s.log.WarnContext(ctx, "revoke: token store unavailable", "policy", p.Key(), "err", err)
+			writeError(w, wperror.Unavailable)
 			return
 		}
 		if err := s.store.RevokeFamily(ctx, rec.Family, now); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -580,11 +603,15 @@ func (s *Service) bearer(r *http.Request, p *policy.Policy) (string, bool) {
 	return c.Value, true
 }
 
-// verify checks an access token, revocation included.
+// verify checks an access token, revocation included: with a stale
+// revocation view it cannot say, as the check path cannot (503).
 func (s *Service) verify(p *policy.Policy, tok string, now time.Time) (*jwtauth.Claims, *wperror.Error) {
 	c, err := p.JWT.Verify(tok, now)
 	switch {
 	case err == nil:
+		if s.stale != nil && s.stale() {
+			return nil, wperror.Unavailable
+		}
 		if authz.Revoked(s.store, p, c) {
 			return nil, wperror.InvalidToken
 		}
@@ -612,7 +639,7 @@ func (s *Service) validate(w http.ResponseWriter, r *http.Request, p *policy.Pol
 	now := s.now()
 	c, e := s.verify(p, tok, now)
 	if e != nil {
-		if jwtAuth {
+		if jwtAuth && e != wperror.Unavailable {
 			writeError(w, wperror.JWTAuthInvalidToken)
 		} else {
 			writeError(w, e)
@@ -705,6 +732,8 @@ func writeError(w http.ResponseWriter, e *wperror.Error) {
 	switch e {
 	case wperror.NotLoggedIn, wperror.InvalidToken, wperror.TokenExpired, wperror.TokenNotYetValid:
 		h.Set("WWW-Authenticate", `Bearer realm="wpauthz"`)
+	case wperror.Unavailable:
+		h.Set("Retry-After", authz.UnavailableRetryAfter)
 	}
 	w.WriteHeader(e.Status)
 	w.Write(e.Body())

@@ -55,6 +55,7 @@ type redisOptions struct {
 	keyFile      string
 	prefix       string
 	maxStaleness time.Duration
+	callTimeout  time.Duration
 	// maxFamilies bounds the in-memory store (without Redis).
 	maxFamilies int
 }
@@ -104,6 +105,7 @@ service account). Every replica compiles and serves; the replica holding the
 	f.StringVar(&o.redis.prefix, "redis-prefix", "wpauthz:", "prefix of every Redis key and channel")
 	f.IntVar(&o.redis.maxFamilies, "memory-max-logins", store.DefaultMaxFamilies, "without Redis: the refresh-token families (logins) kept in memory, all users together; at the bound each new login revokes the oldest")
 	f.DurationVar(&o.redis.maxStaleness, "redis-max-staleness", 30*time.Second, "while Redis is unreachable, how long bearer checks keep answering from the local revocation view before failing closed")
+	f.DurationVar(&o.redis.callTimeout, "redis-call-timeout", redisstore.DefaultCallTimeout, "longest wait for Redis on a request (login, refresh, revoke, Basic checks); past it, or while Redis is known to be unreachable, they answer 503 wpauthz_unavailable")
 	addClusterFlags(f, &o.cluster)
 	return cmd
 }
@@ -314,7 +316,7 @@ func newStore(o redisOptions, log *slog.Logger) (store.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis-url: %w", err)
 	}
-	st := redisstore.New(rdb, redisstore.Options{Prefix: o.prefix, MaxStaleness: o.maxStaleness, Logger: log})
+	st := redisstore.New(rdb, redisstore.Options{Prefix: o.prefix, MaxStaleness: o.maxStaleness, CallTimeout: o.callTimeout, Logger: log})
 	return st, func() { st.Close(); rdb.Close() }, nil
 }
 

@@ -66,7 +66,11 @@ func (o ClientOptions) tlsConfig(cfg *tls.Config) error {
 	return nil
 }
 
-// NewClient builds the redis.UniversalClient ClientOptions describe.
+// NewClient builds the redis.UniversalClient ClientOptions describe. Its
+// calls honour their context's deadline (ContextTimeoutEnabled): without
+// it go-redis ignores deadlines and waits for its own socket timeouts (5 s
+// per read, and a command is retried), which is how a frozen Redis used
+// to hold requests for 5-10 s (Store.CallTimeout).
 func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 	switch o.Mode {
 	case "", "single":
@@ -80,6 +84,7 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		if err := o.tlsConfig(opt.TLSConfig); err != nil {
 			return nil, err
 		}
+		opt.ContextTimeoutEnabled = true
 		return redis.NewClient(opt), nil
 	case "cluster":
 		opt, err := redis.ParseClusterURL(o.URL)
@@ -92,6 +97,7 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		if err := o.tlsConfig(opt.TLSConfig); err != nil {
 			return nil, err
 		}
+		opt.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(opt), nil
 	case "sentinel":
 		opt, err := redis.ParseFailoverURL(o.URL)
@@ -107,6 +113,7 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		if err := o.tlsConfig(opt.TLSConfig); err != nil {
 			return nil, err
 		}
+		opt.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(opt), nil
 	default:
 		return nil, fmt.Errorf("redis mode %q: want single, cluster or sentinel", o.Mode)

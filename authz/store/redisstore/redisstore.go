@@ -57,9 +57,20 @@
 // While the subscription is down the view may miss revocations. Stale
 // reports it once the view has not been confirmed current for
 // Options.MaxStaleness; the engine then fails checks closed (503).
-// Everything else (login, refresh, revoke) needs Redis and fails at once
-// with ErrUnavailable while it is unreachable (the token service answers
-// 503). Healthy is for readiness.
+// Everything else (login, refresh, revoke, the login throttles) needs
+// Redis and fails with ErrUnavailable (store.ErrUnavailable) while it is
+// unreachable; callers answer 503, never "invalid".
+//
+// "At once" holds for a frozen Redis too: every call on a request path
+// runs under Options.CallTimeout (the client must have
+// ContextTimeoutEnabled, as NewClient's do, or go-redis waits for its
+// socket timeouts instead), and the first call that fails for want of an
+// answer marks Redis unreachable: later calls fail without trying until
+// the subscription hears this Store's heartbeat again (one is sent at
+// once after the failure, then every PingInterval). A request thus waits for Redis at
+// most one CallTimeout, however many calls it makes. A connection whose
+// call timed out is discarded by go-redis, never reused with a reply
+// still pending. Healthy is for readiness.
 package redisstore
 
 import (
@@ -81,8 +92,16 @@ import (
 	"github.com/wpauthz/wpauthz/authz/store"
 )
 
-// ErrUnavailable wraps every error caused by Redis being unreachable.
-var ErrUnavailable = errors.New("redisstore: redis unavailable")
+// ErrUnavailable wraps every error caused by Redis being unreachable; it
+// is store.ErrUnavailable.
+var ErrUnavailable = store.ErrUnavailable
+
+// DefaultCallTimeout is Options.CallTimeout's default: far above what
+// one Store call takes on a healthy Redis (a few round trips of well
+// under a millisecond on a LAN; a new TLS connection, a script load or an
+// fsync on every write add milliseconds), and short enough that a
+// request refused for want of Redis is answered within 250 ms.
+const DefaultCallTimeout = 200 * time.Millisecond
 
 // Options configure a Store.
 type Options struct {
@@ -97,6 +116,9 @@ type Options struct {
 	// Redis down, frozen, or a Sentinel failover left it on the old
 	// master).
 	PingInterval time.Duration
+	// CallTimeout bounds each call on a request path (one Store method,
+	// its round trips together); DefaultCallTimeout when 0.
+	CallTimeout time.Duration
 	// Now is the clock for TTLs and sweeping the view (time.Now when nil).
 	Now func() time.Time
 	// Logger (slog.Default when nil).
@@ -113,7 +135,8 @@ type Store struct {
 	kWM    string
 	kWMF   string
 	ch     string
-	hbCh   string // this Store's heartbeat channel
+	hbCh   string          // this Store's heartbeat channel
+	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	done   chan struct{}
 	psMu   sync.Mutex
@@ -126,9 +149,13 @@ type Store struct {
 
 	subs store.Subscribers
 
-	synced  atomic.Bool  // subscription up and resync done
-	lastOK  atomic.Int64 // wall-clock ns when the view was last known current
-	resyncs atomic.Int64
+	synced atomic.Bool  // subscription up and resync done
+	lastOK atomic.Int64 // wall-clock ns when the view was last known current
+	// lastFail is when a call last went unanswered (wall-clock ns): Redis
+	// counts as unreachable until lastOK passes it.
+	lastFail atomic.Int64
+	probing  atomic.Bool // a heartbeat sent after a failure is on its way
+	resyncs  atomic.Int64
 }
 
 type wm struct{ before, forget int64 }
@@ -155,6 +182,9 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = time.Second
 	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -166,7 +196,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	s := &Store{
 		rdb: rdb, opts: opts, now: opts.Now, log: opts.Logger,
 		kJTI: p + "{rev}:jti", kWM: p + "{rev}:wm", kWMF: p + "{rev}:wmforget", ch: p + "{rev}:events", hbCh: p + "{rev}:hb:" + randomID(),
-		cancel: cancel, done: make(chan struct{}),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		revoked: map[string]int64{}, watermark: map[string]wm{},
 	}
 	go s.run(ctx)
@@ -193,11 +223,11 @@ func (s *Store) WaitSynced(ctx context.Context) error {
 	return nil
 }
 
-// Healthy reports whether the subscription is up, the view resynced, and
-// a message or a heartbeat arrived within the last few ping intervals
-// (at least a second).
+// Healthy reports whether the subscription is up, the view resynced, a
+// message or a heartbeat arrived within the last few ping intervals (at
+// least a second), and none of the calls since went unanswered.
 func (s *Store) Healthy() bool {
-	return s.synced.Load() && s.sinceOK() <= s.deadAfter()
+	return s.synced.Load() && s.sinceOK() <= s.deadAfter() && s.lastFail.Load() <= s.lastOK.Load()
 }
 
 // Stale reports whether the local view can no longer be trusted: it has
@@ -468,19 +498,47 @@ func (s *Store) notify(evs []event) {
 
 func (s *Store) Subscribe(f func(store.Event)) func() { return s.subs.Subscribe(f) }
 
-// check fails fast while Redis is known to be unreachable.
-func (s *Store) check() error {
+// call starts a call on a request path: it fails fast while Redis is
+// known to be unreachable, and bounds the call by CallTimeout. The caller
+// must call cancel.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if !s.Healthy() {
-		return fmt.Errorf("%w: not connected", ErrUnavailable)
+		return ctx, func() {}, fmt.Errorf("%w: not connected", ErrUnavailable)
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	return ctx, cancel, nil
 }
 
-func unavailable(err error) error {
+// unavailable wraps a failed call's error in ErrUnavailable. A call that
+// got no answer (a timeout, a refused or broken connection, not an error
+// reply) marks Redis unreachable, so that the rest of the request, and
+// the requests after it, fail at once rather than each waiting out its
+// timeout. A caller that went away marks nothing.
+func (s *Store) unavailable(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		s.lastFail.Store(time.Now().UnixNano())
+		s.probe()
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// probe sends a heartbeat at once after a failed call, so that a Redis
+// that was only slow for a moment is trusted again as soon as the
+// heartbeat comes back, rather than at the next ping interval.
+func (s *Store) probe() {
+	if !s.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.probing.Store(false)
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
+		defer cancel()
+		_ = s.rdb.Publish(ctx, s.hbCh, "1").Err() // a missing heartbeat is the signal
+	}()
 }
 
 func (s *Store) ttl(until time.Time) int64 {
@@ -498,7 +556,7 @@ func (s *Store) revokeJTIs(ctx context.Context, pairs []any, extra ...event) err
 	payload, _ := json.Marshal(evs)
 	args := append([]any{s.now().UnixMilli(), s.ch, string(payload)}, pairs...)
 	if err := revokeTokens.Run(ctx, s.rdb, []string{s.kJTI}, args...).Err(); err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	s.apply(evs)
 	return nil
@@ -508,7 +566,9 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expires time.Time) 
 	if jti == "" {
 		return nil
 	}
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	return s.revokeJTIs(ctx, []any{jti, expires.UnixMilli()})
@@ -522,14 +582,16 @@ func (s *Store) TokenRevoked(jti string) bool {
 }
 
 func (s *Store) RevokeSubject(ctx context.Context, subject string, before time.Time, keep time.Duration) error {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	e := event{K: store.SubjectRevoked, S: subject, B: before.UnixMilli(), E: before.Add(keep).UnixMilli()}
 	payload, _ := json.Marshal([]event{e})
-	err := revokeSubject.Run(ctx, s.rdb, []string{s.kWM, s.kWMF}, subject, e.B, e.E, s.now().UnixMilli(), s.ch, string(payload)).Err()
+	err = revokeSubject.Run(ctx, s.rdb, []string{s.kWM, s.kWMF}, subject, e.B, e.E, s.now().UnixMilli(), s.ch, string(payload)).Err()
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	s.apply([]event{e})
 	return nil
@@ -562,21 +624,23 @@ func (s *Store) idxKey(id string) string        { return s.opts.Prefix + "rtf:" 
 func (s *Store) famIdxKey(family string) string { return s.opts.Prefix + "fu:" + family }
 
 func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxPerUser int) error {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	tag := userTag(rec.Policy, rec.Subject)
 	ttl := s.ttl(rec.FamilyExpiresAt)
 	ok, err := s.rdb.SetNX(ctx, s.idxKey(rec.ID), tag+" "+rec.Family, time.Duration(ttl)*time.Millisecond).Result()
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	if !ok {
 		return store.ErrExists
 	}
 	if err := s.rdb.Set(ctx, s.famIdxKey(rec.Family), tag, time.Duration(ttl)*time.Millisecond).Err(); err != nil {
 		s.rdb.Del(ctx, s.idxKey(rec.ID))
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	js, _ := json.Marshal(rec)
 	res, err := createRefresh.Run(ctx, s.rdb, []string{s.famsKey(tag), s.famKey(tag, rec.Family), s.rtKey(tag, rec.ID), s.membersKey(tag, rec.Family)},
@@ -584,7 +648,7 @@ func (s *Store) CreateRefresh(ctx context.Context, rec store.RefreshRecord, maxP
 		rec.IssuedAt.UnixMilli(), maxPerUser, rec.Family, s.base(tag)).Slice()
 	if err != nil {
 		s.rdb.Del(ctx, s.idxKey(rec.ID))
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	switch status, _ := res[0].(string); status {
 	case "ok":
@@ -664,7 +728,7 @@ func (s *Store) RefreshKeys(ctx context.Context) (map[string]int, error) {
 	default:
 		err = fmt.Errorf("redisstore: cannot scan a %T", s.rdb)
 	}
-	return counts, unavailable(err)
+	return counts, s.unavailable(err)
 }
 
 // family finds a refresh token's user tag and family.
@@ -674,7 +738,7 @@ func (s *Store) family(ctx context.Context, id string) (tag, family string, err 
 		return "", "", store.ErrNotFound
 	}
 	if err != nil {
-		return "", "", unavailable(err)
+		return "", "", s.unavailable(err)
 	}
 	i := strings.LastIndexByte(v, ' ')
 	if i < 0 {
@@ -686,7 +750,9 @@ func (s *Store) family(ctx context.Context, id string) (tag, family string, err 
 }
 
 func (s *Store) GetRefresh(ctx context.Context, id string, now time.Time) (store.RefreshRecord, error) {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return store.RefreshRecord{}, err
 	}
 	tag, fam, err := s.family(ctx, id)
@@ -701,7 +767,7 @@ func (s *Store) GetRefresh(ctx context.Context, id string, now time.Time) (store
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return store.RefreshRecord{}, unavailable(err)
+		return store.RefreshRecord{}, s.unavailable(err)
 	}
 	v := fields.Val()
 	js, _ := v[0].(string)
@@ -723,7 +789,9 @@ func (s *Store) GetRefresh(ctx context.Context, id string, now time.Time) (store
 }
 
 func (s *Store) RotateRefresh(ctx context.Context, id string, next store.RefreshRecord, now time.Time) (store.RefreshRecord, error) {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return store.RefreshRecord{}, err
 	}
 	tag, fam, err := s.family(ctx, id)
@@ -736,7 +804,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 	if errors.Is(err, redis.Nil) {
 		return store.RefreshRecord{}, store.ErrNotFound
 	} else if err != nil {
-		return store.RefreshRecord{}, unavailable(err)
+		return store.RefreshRecord{}, s.unavailable(err)
 	}
 	fexp, _ := strconv.ParseInt(fexpStr, 10, 64)
 	next.Family = fam
@@ -747,7 +815,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 	ttl := s.ttl(next.FamilyExpiresAt)
 	ok, err := s.rdb.SetNX(ctx, s.idxKey(next.ID), tag+" "+fam, time.Duration(ttl)*time.Millisecond).Result()
 	if err != nil {
-		return store.RefreshRecord{}, unavailable(err)
+		return store.RefreshRecord{}, s.unavailable(err)
 	}
 	if !ok {
 		return store.RefreshRecord{}, store.ErrExists
@@ -758,7 +826,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, next store.Refresh
 		store.MaxSpentPerFamily, s.base(tag)).Slice()
 	if err != nil {
 		s.rdb.Del(ctx, s.idxKey(next.ID))
-		return store.RefreshRecord{}, unavailable(err)
+		return store.RefreshRecord{}, s.unavailable(err)
 	}
 	status, _ := res[0].(string)
 	if status != "ok" {
@@ -828,7 +896,9 @@ func pairs(v []any) []any {
 }
 
 func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) error {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	tag, err := s.rdb.Get(ctx, s.famIdxKey(family)).Result()
@@ -836,14 +906,14 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 		return store.ErrNotFound
 	}
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	res, err := revokeFamily.Run(ctx, s.rdb, []string{s.famKey(tag, family)}, now.UnixMilli()).Slice()
 	if errors.Is(err, redis.Nil) {
 		return store.ErrNotFound
 	}
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	return s.revokeJTIs(ctx, pairs(res), event{K: store.FamilyRevoked, F: family})
 }
@@ -853,7 +923,9 @@ func (s *Store) thrKey(key string) string { return s.opts.Prefix + "thr:" + key 
 // Throttled reads when key's next attempt conforms. Like Attempt it uses
 // the caller's now, not Redis's TIME (store.Throttles says why).
 func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.Duration, error) {
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	v, err := s.rdb.HGet(ctx, s.thrKey(key), "a").Result()
@@ -861,7 +933,7 @@ func (s *Store) Throttled(ctx context.Context, key string, now time.Time) (time.
 		return 0, nil
 	}
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, s.unavailable(err)
 	}
 	allow, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
@@ -880,13 +952,15 @@ func (s *Store) Attempt(ctx context.Context, key string, limit store.Limit, now 
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return 0, nil
 	}
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	us, err := attempt.Run(ctx, s.rdb, []string{s.thrKey(key)},
 		now.UnixMicro(), limit.Interval().Microseconds(), limit.Tolerance().Microseconds()).Int64()
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, s.unavailable(err)
 	}
 	return time.Duration(us) * time.Microsecond, nil
 }
@@ -895,10 +969,12 @@ func (s *Store) Release(ctx context.Context, key string, limit store.Limit, now 
 	if limit.Max <= 0 || limit.Window <= 0 {
 		return nil
 	}
-	if err := s.check(); err != nil {
+	ctx, cancel, err := s.call(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
-	return unavailable(release.Run(ctx, s.rdb, []string{s.thrKey(key)},
+	return s.unavailable(release.Run(ctx, s.rdb, []string{s.thrKey(key)},
 		now.UnixMicro(), limit.Interval().Microseconds(), limit.Tolerance().Microseconds()).Err())
 }
 
