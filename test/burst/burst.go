@@ -56,3 +56,16 @@ func Check(t *testing.T, what string, statuses map[int]int, limit, n int) {
 			what, wrong+right, n, statuses, limit)
 	}
 }
+
+// SpendRest sends the wrong passwords the burst left unspent: when the
+// right password was evaluated, it gave its slot back, so one failure is
+// still allowed after the burst. Each must be evaluated (401); after
+// them the user's budget is spent and even the right password gets 429.
+func SpendRest(t *testing.T, statuses map[int]int, limit int, sendWrong func() int) {
+	t.Helper()
+	for spent := statuses[401]; spent < limit; spent++ {
+		if st := sendWrong(); st != 401 {
+			t.Fatalf("a wrong password after the burst (%d of %d failures spent): %d, want 401", spent, limit, st)
+		}
+	}
+}

@@ -64,6 +64,7 @@ echo $id;`, login, password, login+"@example.com"))
 		return post(context.Background(), burst.Password(i, correct, password))
 	})
 	burst.Check(t, "through nginx", statuses, limit, n)
+	burst.SpendRest(t, statuses, limit, func() int { return post(context.Background(), "wrong-after") })
 	if st := post(context.Background(), password); st != 429 {
 		t.Fatalf("the right password after the burst: %d, want 429", st)
 	}

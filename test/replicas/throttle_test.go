@@ -25,6 +25,10 @@ func TestHardening2_ConcurrentLoginsAcrossReplicas(t *testing.T) {
 		return st
 	})
 	burst.Check(t, "two replicas on one Redis", statuses, limit, n)
+	burst.SpendRest(t, statuses, limit, func() int {
+		st, _ := replicas[0].post(t, "/wp-json/api/v1/token", url.Values{"username": {"sam"}, "password": {"wrong-after"}}, "")
+		return st
+	})
 	for _, r := range replicas {
 		if st, out := r.post(t, "/wp-json/api/v1/token", url.Values{"username": {"sam"}, "password": {"sam-demo-password"}}, ""); st != 429 {
 			t.Fatalf("%s: sam's password after the burst: %d %v, want 429", r.name, st, out)

@@ -18,6 +18,7 @@ func TestHardening2_ConcurrentLoginsThrottled(t *testing.T) {
 		return request(t, e.srv.URL, "localhost", "POST", "/wp-json/api/v1/token", formType, form("username", "jane", "password", pass), nil).status
 	})
 	burst.Check(t, "token endpoint", statuses, 5, n)
+	burst.SpendRest(t, statuses, 5, func() int { return e.login("jane", "wrong-after").status })
 	expect(t, "the right password after the burst", e.login("jane", janePassword), 429, "wpauthz_too_many_attempts")
 }
 
@@ -33,6 +34,11 @@ func TestHardening2_ConcurrentBasicThrottled(t *testing.T) {
 		return request(t, e.srv.URL, "localhost", "POST", "/check/wp-json/wp/v2/posts", "", "", h).status
 	})
 	burst.Check(t, "basic", statuses, 5, n)
+	burst.SpendRest(t, statuses, 5, func() int {
+		h := basic("jane", "wrong-after")
+		h["X-Forwarded-For"] = client
+		return e.check("POST", "/wp-json/wp/v2/posts", h).status
+	})
 	h := basic("jane", janePassword)
 	h["X-Forwarded-For"] = client
 	expect(t, "the right password after the burst", e.check("POST", "/wp-json/wp/v2/posts", h), 429, "wpauthz_too_many_attempts")
