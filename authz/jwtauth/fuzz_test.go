@@ -100,6 +100,37 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
+// TestVerifyRefusesUnsignedHeaderBytes: whitespace around the protected
+// header's JSON object is not covered by the signature (jwx verifies over
+// the object as JSON reads it, not over the bytes received), so a token
+// with it added, found by FuzzVerifyMutated, verified although it is not
+// the token that was signed. It must be refused, for every algorithm.
+func TestVerifyRefusesUnsignedHeaderBytes(t *testing.T) {
+	w := newFuzzWorld(t)
+	for i, tok := range w.tokens {
+		hdrSeg, rest, _ := strings.Cut(tok, ".")
+		hdr, err := b64.DecodeString(hdrSeg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ name, header string }{
+			{"trailing CR", string(hdr) + "\r"},
+			{"trailing space", string(hdr) + " "},
+			{"trailing newline", string(hdr) + "\n"},
+			{"leading space", " " + string(hdr)},
+			{"leading tab", "\t" + string(hdr)},
+		} {
+			mutated := b64url([]byte(c.header)) + "." + rest
+			if _, err := w.verifiers[i].Verify(mutated, testNow); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s, header with a %s: Verify = %v, want ErrInvalid", fixtureList[i].alg, c.name, err)
+			}
+		}
+		if _, err := w.verifiers[i].Verify(tok, testNow); err != nil {
+			t.Errorf("%s: the untouched token: %v", fixtureList[i].alg, err)
+		}
+	}
+}
+
 // FuzzVerifyMutated: a minted token of any algorithm, changed anywhere
 // (one byte replaced, inserted or removed, or one of its three segments
 // swapped for the same segment of another algorithm's token), never
