@@ -150,6 +150,33 @@ func FuzzToRequest(f *testing.F) {
 	})
 }
 
+// TestHeaderNamesLowerCasedAsASCII: header names are lower-cased byte by
+// byte in ASCII, the way the map's fast path leaves them and the way
+// proxies compare names. Unicode case folding (found by FuzzToRequest on a
+// non-UTF-8 name) renamed headers: "\xff" became U+FFFD, and the Kelvin
+// sign and a dotted capital I fold to "k" and "i", so "X-API-\u212aey"
+// read as the API-key header although every proxy and PHP see another name.
+func TestHeaderNamesLowerCasedAsASCII(t *testing.T) {
+	for _, c := range []struct{ name, want string }{
+		{"\xff", "\xff"},
+		{"X-API-\u212aey", "x-api-\u212aey"},
+		{"AUTHOR\u0130ZATION", "author\u0130zation"},
+		{"X-Wp-Auth", "x-wp-auth"},
+	} {
+		for _, raw := range []bool{false, true} {
+			h := &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/", Headers: map[string]string{c.name: "v", "Upper": "u"}}
+			if raw {
+				h.Headers = nil
+				h.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: c.name, RawValue: []byte("v")}}}
+			}
+			r, ok := toRequest(&authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{Http: h}}})
+			if !ok || r.Headers[c.want] != "v" {
+				t.Errorf("%q (header_map %v): headers %q, want the name %q", c.name, raw, r.Headers, c.want)
+			}
+		}
+	}
+}
+
 // refLowerASCII is the reference lower-casing: A–Z only.
 func refLowerASCII(s string) string {
 	b := []byte(s)
