@@ -79,4 +79,3 @@ func FuzzBatch(f *testing.F) {
 		}
 	})
 }
-

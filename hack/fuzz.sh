@@ -9,7 +9,7 @@
 #
 #   FUZZTIME       time per target (go test -fuzztime), default 1m
 #   FUZZ_PARALLEL  fuzzing workers (go test -parallel), default 2
-#   FUZZ_TARGETS   extended regexp selecting targets by name, default all
+#   FUZZ_TARGETS   extended regexp a target's whole name must match, default all
 #   FUZZ_KEEP      inputs kept per target and run, default 10
 #   FUZZ_MAX       inputs kept per target in all, default 40
 set -euo pipefail
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-1m}
 FUZZ_PARALLEL=${FUZZ_PARALLEL:-2}
-FUZZ_TARGETS=${FUZZ_TARGETS:-.}
+FUZZ_TARGETS=${FUZZ_TARGETS:-.*}
 FUZZ_KEEP=${FUZZ_KEEP:-10}
 FUZZ_MAX=${FUZZ_MAX:-40}
 GO=${GO:-go}
