@@ -55,6 +55,7 @@ func FuzzToRequest(f *testing.F) {
 	}
 	f.Add("POST", authztest.StandardHost, "/wp-json/batch/v1", "content-type: application/json\nx-envoy-auth-partial-body: false\nx-wpauthz-identity: forged\n", false,
 		[]byte(`{"requests":[{"method":"POST","path":"/wp/v2/users"}]}`), true, "")
+	f.Add("POST", authztest.StandardHost, "/wp-json/wp/v2/posts", "x-envoy-auth-partial-body: true\ncontent-type: application/x-www-form-urlencoded\n", true, []byte("rest_route=/wp/v2/users"), true, "")
 	f.Add("GET", "", "", "", false, []byte(nil), false, "")
 	f.Fuzz(func(t *testing.T, method, host, path, headerLines string, raw bool, body []byte, packBytes bool, source string) {
 		hs := fuzzHeaders(headerLines)

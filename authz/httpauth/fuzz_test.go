@@ -45,7 +45,7 @@ func (l *lastRequest) take() *authz.Request {
 // Traefik/Caddy) or /check/… (Envoy's http_service, with a body), through
 // the handler on the real engine. Whatever reaches the engine carries
 // lower-case header names without the forwarding and framing headers, the
-// original request-target exactly as given, at most MaxBodyBytes of body
+// original request-target exactly as given, at most the bound of body
 // (whole only when Envoy said so), and a client address without a port. A
 // 200 is an engine allow; anything else is a refusal in WordPress's shape,
 // which for nginx is a 401 or 403 with the real status in X-WPAuthz-Status.
@@ -53,7 +53,9 @@ func (l *lastRequest) take() *authz.Request {
 func FuzzHandler(f *testing.F) {
 	ce := authztest.NewCredentialEngine(f, time.Now())
 	rec := &lastRequest{engine: ce.Engine}
-	h := NewHandler(rec, nil)
+	h := NewHandler(rec, nil).(*Handler)
+	// A small bound, so that the fuzzer reaches the cut-off body.
+	h.maxBody = 256
 	blob := func(hs map[string]string) string {
 		var b strings.Builder
 		for k, v := range hs {
@@ -67,6 +69,8 @@ func FuzzHandler(f *testing.F) {
 		f.Add(false, "GET", c.Host, "/auth", blob(c.Headers)+"X-Forwarded-Uri: "+c.Target+"\nX-Forwarded-Method: "+c.Method+"\nX-Forwarded-For: [2001:db8::2]:443\n", []byte(nil))
 	}
 	f.Add(true, "POST", authztest.StandardHost, "/wp-json/batch/v1", "Content-Type: application/json\nX-Envoy-Auth-Partial-Body: false\n", []byte(`{"requests":[{"method":"POST","path":"/wp/v2/users"}]}`))
+	f.Add(true, "POST", authztest.StandardHost, "/wp-json/wp/v2/posts", "Content-Type: application/x-www-form-urlencoded\nX-Envoy-Auth-Partial-Body: false\n", []byte("title="+strings.Repeat("x", 300)+"&rest_route=/wp/v2/users"))
+	f.Add(true, "GET", authztest.StandardHost, "/wp-json/", "X-Envoy-External-Address: 198.51.100.7:443\n", []byte(nil))
 	f.Add(false, "GET", "h", "/auth", "X-Original-URI: /\nX-Forwarded-Uri: /wp-json/\nX-Original-Method: GET\n", []byte(nil))
 	f.Add(false, "GET", "h", "/auth?x", "X-Forwarded-Host: a.test\nX-Forwarded-Host: standard.test\nX-Original-URI: /\nX-Original-Method: GET\n", []byte(nil))
 	f.Fuzz(func(t *testing.T, check bool, method, host, target, headerLines string, body []byte) {
@@ -129,7 +133,7 @@ func FuzzHandler(f *testing.F) {
 			if got.Target != requestURI[len(CheckPrefix):] || got.Method != method || got.Host != host {
 				t.Fatalf("/check mapped to %q %q %q", got.Method, got.Host, got.Target)
 			}
-			if len(got.Body) > MaxBodyBytes || !bytes.HasPrefix(body, got.Body) {
+			if len(got.Body) > int(h.maxBody) || !bytes.HasPrefix(body, got.Body) {
 				t.Fatalf("body of %d bytes is not the start of the %d sent", len(got.Body), len(body))
 			}
 			if got.BodyComplete && (len(got.Body) != len(body) || got.Headers["x-envoy-auth-partial-body"] != "false") {
@@ -149,8 +153,10 @@ func FuzzHandler(f *testing.F) {
 		if got.Target != want || got.Body != nil {
 			t.Fatalf("/auth mapped to %q (want %q), %d body bytes", got.Target, want, len(got.Body))
 		}
-		for k := range forwardingHeaders {
-			if _, ok := got.Headers[strings.ToLower(k)]; ok {
+		for _, k := range []string{"x-original-uri", "x-original-method", "x-forwarded-uri", "x-forwarded-method", "x-forwarded-host",
+			"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "x-real-ip",
+			"content-length", "transfer-encoding"} {
+			if _, ok := got.Headers[k]; ok {
 				t.Fatalf("forwarding header %s reached the engine", k)
 			}
 		}
