@@ -24,7 +24,8 @@ import (
 //
 // The package has no tests of its own (test/tokenflow drives the endpoints
 // end to end); the seeds are the request shapes of its TestLoginShapesAndUse
-// and TestBadInputs.
+// and TestBadInputs, but for the 70 KiB body (a seed that size slows every
+// mutation down; the bound is a LimitReader).
 func FuzzParams(f *testing.F) {
 	const form = "application/x-www-form-urlencoded"
 	var mp bytes.Buffer
@@ -46,7 +47,6 @@ func FuzzParams(f *testing.F) {
 		{form, "username[]=jane&password=pw", ""},
 		{"", "", "username[0]=jane&password=x"},
 		{form, "username=%zz&password=x", ""},
-		{form, "username=jane&password=" + strings.Repeat("x", 70<<10), ""},
 		{form, "username=j+a%20ne&username=sam&password=x", "username=q"},
 		{"text/plain", "username=jane", "username=q"},
 		{"multipart/form-data", "--x\r\n", ""},
