@@ -143,6 +143,11 @@ e2e-bench: ## End-to-end cost under wrk: plain WordPress vs nginx + wpauthz + br
 bench-micro: ## Engine micro-benchmarks (go test -bench), Basic/JWT checks and login throughput.
 	$(GO) test -run '^$$' -bench . -benchmem ./authz/... ./test/tokenflow/
 
+FUZZTIME ?= 1m
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 1m), one after another; fails on any failure; keeps new inputs in testdata/fuzz.
+	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

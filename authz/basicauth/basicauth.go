@@ -34,7 +34,9 @@ var ErrMalformed = errors.New("basicauth: malformed credentials")
 // base64_decode does when WordPress reads PHP_AUTH_USER/PHP_AUTH_PW;
 // anything else is ErrMalformed.
 func Decode(value string) (name, secret string, err error) {
-	if len(value) > base64.StdEncoding.EncodedLen(MaxNameLength+1+MaxSecretLength) {
+	// encoding/base64 skips CR and LF even in strict mode; they are not
+	// part of any base64 value a client sends.
+	if len(value) > base64.StdEncoding.EncodedLen(MaxNameLength+1+MaxSecretLength) || strings.ContainsAny(value, "\r\n") {
 		return "", "", ErrMalformed
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(value)

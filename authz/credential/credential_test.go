@@ -6,7 +6,19 @@ import (
 	"testing"
 )
 
-func TestExtract(t *testing.T) {
+// extractCase is one row of extractCases.
+type extractCase = struct {
+	name    string
+	src     Source
+	headers map[string]string
+	kind    Kind
+	value   string
+	header  string
+	err     error
+}
+
+// extractCases are Extract's table (also the seeds of FuzzExtract).
+func extractCases() []extractCase {
 	std := Source{Header: "authorization", APIKeyHeader: "x-api-key"}
 	custom := Source{Header: "x-wp-auth", APIKeyHeader: "x-api-key"}
 	noKeys := Source{Header: "authorization"}
@@ -40,7 +52,11 @@ func TestExtract(t *testing.T) {
 		{"oversized", std, map[string]string{"authorization": "Bearer " + strings.Repeat("a", MaxLength)}, None, "", "", ErrMalformed},
 		{"tab separator", std, map[string]string{"authorization": "Bearer\tabc"}, None, "", "", ErrMalformed},
 	}
-	for _, c := range cases {
+	return cases
+}
+
+func TestExtract(t *testing.T) {
+	for _, c := range extractCases() {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Extract(c.headers, c.src)
 			if !errors.Is(err, c.err) {

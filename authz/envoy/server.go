@@ -167,14 +167,14 @@ func headersOf(h *authv3.AttributeContext_HttpRequest) map[string]string {
 	}
 	out := make(map[string]string, len(src)+len(raw))
 	for k, v := range src {
-		addJoined(out, strings.ToLower(k), v)
+		addJoined(out, lowerASCII(k), v)
 	}
 	for _, hv := range raw {
 		v := hv.GetValue()
 		if rv := hv.GetRawValue(); len(rv) > 0 {
 			v = string(rv)
 		}
-		addJoined(out, strings.ToLower(hv.GetKey()), v)
+		addJoined(out, lowerASCII(hv.GetKey()), v)
 	}
 	return out
 }
@@ -185,6 +185,24 @@ func addJoined(m map[string]string, k, v string) {
 		return
 	}
 	m[k] = v
+}
+
+// lowerASCII lower-cases A–Z only, as proxies compare header names:
+// Unicode folding would turn "AUTHOR\u0130ZATION" or a Kelvin sign into the
+// name of a credential header that neither the proxy nor PHP sees.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 func allLower(m map[string]string) bool {

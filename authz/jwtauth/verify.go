@@ -130,6 +130,13 @@ func (v *Verifier) checkHeader(seg string) (*parsedKey, error) {
 	if err != nil {
 		return nil, errMalformed
 	}
+	// jwx verifies the signature over the header object as encoding/json
+	// hands it over, without the whitespace around it: bytes there would
+	// make a token that was never signed verify. Nothing wpauthz or any
+	// common library mints puts whitespace there.
+	if len(raw) == 0 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return nil, errHeader
+	}
 	// A map (not a struct) because encoding/json matches struct fields
 	// case-insensitively; header parameter names are case-sensitive.
 	var hdr map[string]json.RawMessage

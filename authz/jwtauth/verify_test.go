@@ -764,38 +764,3 @@ func TestErrorsAreStable(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
-// FuzzVerify: arbitrary input never panics, never verifies unless it is
-// the untouched original, and always fails with exactly one sentinel.
-func FuzzVerify(f *testing.F) {
-	fx := fixtureFor(f, ES256)
-	cfg := baseConfig(fx)
-	cfg.CacheSize = 16
-	v := mustNew(f, cfg)
-	good, err := v.Mint(Claims{UserID: 1, Roles: []string{"a"}}, time.Hour, testNow)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good)
-	f.Add(craft(f, ES256, fx.signer, `{"alg":"ES256","crit":["b64"],"b64":false}`, claimsJSON(f, nil)))
-	f.Add(`eyJhbGciOiJub25lIn0.e30.`)
-	f.Add(good + "." + good)
-	f.Fuzz(func(t *testing.T, tok string) {
-		c, err := v.Verify(tok, testNow)
-		if err == nil {
-			if tok != good || c.UserID != 1 {
-				t.Fatalf("accepted %q", tok)
-			}
-			return
-		}
-		n := 0
-		for _, s := range sentinels {
-			if errors.Is(err, s) {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("error %q wraps %d sentinels", err, n)
-		}
-	})
-}
