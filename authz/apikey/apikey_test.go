@@ -142,3 +142,35 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// A key issued by an earlier release must keep validating: the checksum is
+// CRC-32 (IEEE) of everything before the last "_", as six base62 digits.
+// The expected digits were computed outside Go (Python's zlib.crc32).
+func TestChecksumOfAKnownKeyIsStable(t *testing.T) {
+	const issued = "wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3o"
+	if !ValidChecksum(issued) {
+		t.Fatalf("ValidChecksum(%q) = false: the checksum changed", issued)
+	}
+	if got := checksum("wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV"); got != "0ivI3o" {
+		t.Fatalf("checksum = %q, want 0ivI3o", got)
+	}
+	// The body may itself contain "_"; the checksum follows the last one.
+	if !ValidChecksum("wpk_abc_def_3mKmDd") {
+		t.Fatal("a body with an underscore lost its checksum")
+	}
+}
+
+// Only a "wpk_" key with a non-empty body before its checksum is valid,
+// even when the six characters after the separator are the right CRC.
+func TestValidChecksumRefusesAKeyWithoutABody(t *testing.T) {
+	for _, c := range []struct{ why, key string }{
+		{"empty body (checksum of \"wpk_\")", "wpk__4exsMC"},
+		{"no separator after the prefix (checksum of \"wpk\")", "wpk_1g261R"},
+		{"no underscore at all", "0ivI3o"},
+		{"checksum one character short", "wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3"},
+	} {
+		if ValidChecksum(c.key) {
+			t.Errorf("%s: ValidChecksum(%q) = true", c.why, c.key)
+		}
+	}
+}
