@@ -174,3 +174,42 @@ func TestValidChecksumRefusesAKeyWithoutABody(t *testing.T) {
 		}
 	}
 }
+
+// Operators may bring their own keys of MinLength..MaxLength bytes; both
+// ends are inclusive for lookups and for the Secret's material.
+func TestKeysAtTheLengthLimits(t *testing.T) {
+	shortest := strings.Repeat("s", MinLength)
+	longest := strings.Repeat("l", MaxLength)
+	ix, err := NewIndex([]*Key{{Name: "shortest", Hash: Sum(shortest)}, {Name: "longest", Hash: Sum(longest)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ name, key string }{{"shortest", shortest}, {"longest", longest}} {
+		if k, err := ix.Lookup(c.key, now); err != nil || k.Name != c.name {
+			t.Errorf("Lookup(%d-byte key) = %v, %v; want %s", len(c.key), k, err, c.name)
+		}
+		if err := CheckMaterial(c.key); err != nil {
+			t.Errorf("CheckMaterial(%d-byte key) = %v", len(c.key), err)
+		}
+	}
+	for _, key := range []string{shortest[1:], longest + "l"} {
+		if _, err := ix.Lookup(key, now); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Lookup(%d-byte key) = %v, want ErrMalformed", len(key), err)
+		}
+		if CheckMaterial(key) == nil {
+			t.Errorf("CheckMaterial(%d-byte key) accepted", len(key))
+		}
+	}
+}
+
+// Only keys that claim to be generated ("wpk_") carry a checksum; an
+// operator's own key is accepted without one.
+func TestCheckMaterialAcceptsAnOperatorKeyWithoutChecksum(t *testing.T) {
+	if err := CheckMaterial("operator-chosen-key-0123456789"); err != nil {
+		t.Fatalf("CheckMaterial(operator key) = %v", err)
+	}
+	if err := CheckMaterial("wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3o"); err != nil {
+		t.Fatalf("CheckMaterial(generated key) = %v", err)
+	}
+}
