@@ -287,3 +287,18 @@ func BenchmarkResolve(b *testing.B) {
 		})
 	}
 }
+
+// TestTargetLengthLimit checks both sides of the 8 KiB request-target bound:
+// a target of exactly maxTarget bytes is resolved, one byte more is refused.
+func TestTargetLengthLimit(t *testing.T) {
+	base := "/wp-json/wp/v2/posts?search="
+	atLimit := base + strings.Repeat("a", maxTarget-len(base))
+	got, err := Resolve(Request{Method: "GET", Target: atLimit}, "/wp-json")
+	if err != nil || got != rest("/wp/v2/posts", "GET") {
+		t.Fatalf("Resolve(%d-byte target) = %+v, %v; want %+v", len(atLimit), got, err, rest("/wp/v2/posts", "GET"))
+	}
+	over := atLimit + "a"
+	if _, err := Resolve(Request{Method: "GET", Target: over}, "/wp-json"); !errors.Is(err, errTargetLong) {
+		t.Fatalf("Resolve(%d-byte target) = %v, want errTargetLong", len(over), err)
+	}
+}
