@@ -302,3 +302,17 @@ func TestTargetLengthLimit(t *testing.T) {
 		t.Fatalf("Resolve(%d-byte target) = %v, want errTargetLong", len(over), err)
 	}
 }
+
+// TestRESTPrefixShape: the shortest valid prefix is "/" plus one character;
+// an empty, bare or relative prefix is refused, not guessed at.
+func TestRESTPrefixShape(t *testing.T) {
+	got, err := Resolve(Request{Method: "GET", Target: "/a/wp/v2/posts"}, "/a")
+	if err != nil || got != rest("/wp/v2/posts", "GET") {
+		t.Fatalf("prefix \"/a\": %+v, %v", got, err)
+	}
+	for _, prefix := range []string{"", "/", "a", "ab", "/a/", "//a", "/a//b"} {
+		if _, err := Resolve(Request{Method: "GET", Target: "/wp-json/wp/v2/posts"}, prefix); !errors.Is(err, errPrefix) {
+			t.Errorf("prefix %q: %v, want errPrefix", prefix, err)
+		}
+	}
+}
