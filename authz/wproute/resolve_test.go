@@ -316,3 +316,14 @@ func TestRESTPrefixShape(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodUpperCasing: PHP's strtoupper changes a-z only, including both
+// ends of the range, and leaves digits and symbols alone.
+func TestMethodUpperCasing(t *testing.T) {
+	for method, want := range map[string]string{"patch": "PATCH", "Delete": "DELETE", "m-search1z": "M-SEARCH1Z", "get": "GET", "PoSt": "POST"} {
+		got, err := Resolve(Request{Method: method, Target: "/wp-json/wp/v2/posts"}, "/wp-json")
+		if err != nil || got.Method != want {
+			t.Errorf("method %q: %+v, %v; want %s", method, got, err, want)
+		}
+	}
+}
