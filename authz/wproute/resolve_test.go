@@ -327,3 +327,14 @@ func TestMethodUpperCasing(t *testing.T) {
 		}
 	}
 }
+
+// TestSemicolonFirstInTheQuery: a ";" that opens the query still decides
+// rest_route when the host splits on it (arg_separator.input), so it is
+// refused like one in the middle.
+func TestSemicolonFirstInTheQuery(t *testing.T) {
+	for _, target := range []string{"/wp-json/wp/v2/posts?;rest_route=/wp/v2/users", "/wp-json/wp/v2/posts?;_method=DELETE"} {
+		if got, err := Resolve(Request{Method: "GET", Target: target}, "/wp-json"); !errors.Is(err, errSeparator) {
+			t.Errorf("%s: %+v, %v; want errSeparator", target, got, err)
+		}
+	}
+}
