@@ -338,3 +338,57 @@ func TestSemicolonFirstInTheQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestSeparatorOnlyMattersWhenItChangesAVariable: with ";" in the query,
+// rest_route and _method must read the same whether or not ";" separates;
+// counting the ";"-split pieces against max_input_vars too.
+func TestSeparatorOnlyMattersWhenItChangesAVariable(t *testing.T) {
+	posts := rest("/wp/v2/posts", "GET")
+	for _, tc := range []struct {
+		name, query string
+		want        Route
+		err         error
+	}{
+		{"same route either way", "x=1;y=2&rest_route=/wp/v2/posts", posts, nil},
+		{"route swallows the rest", "rest_route=/wp/v2/posts;rest_route=/wp/v2/users", Route{}, errSeparator},
+		{"route only after a semicolon", "x=1;rest_route=/wp/v2/users", Route{}, errSeparator},
+		{"method differs", "_method=GET;_method=DELETE", Route{}, errSeparator},
+		{"same method either way", "x=1;y=2&_method=GET", posts, nil},
+		{"route array either way", "rest_route[]=/a;x=1&rest_route[]=/b", Route{}, errRouteArray},
+		{"max_input_vars pieces split on semicolons", strings.Repeat("a=1;", maxInputVars-1) + "a=1", posts, nil},
+		{"one piece more split on semicolons", strings.Repeat("a=1;", maxInputVars) + "a=1", Route{}, errTooManyVars},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(Request{Method: "GET", Target: "/wp-json/wp/v2/posts?" + tc.query}, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
+				t.Fatalf("got %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestUncertainFormBody: a Content-Type that PHP does not read as a form
+// but a lenient reader would (a second value after a comma) makes the body
+// a possible $_POST: it must not carry rest_route in any spelling, nor more
+// than max_input_vars variables.
+func TestUncertainFormBody(t *testing.T) {
+	const ctype = "text/plain, application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, body string
+		err        error
+	}{
+		{"plain fields", "title=x&status=publish", nil},
+		{"rest_route in a value", "title=rest_route", errFormUncertain},
+		{"encoded rest_route name", "rest%5Froute=/wp/v2/users", errFormUncertain},
+		{"max_input_vars fields", strings.Repeat("a=1&", maxInputVars-1) + "a=1", nil},
+		{"one field more", strings.Repeat("a=1&", maxInputVars) + "a=1", errFormUncertain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": ctype}, Body: []byte(tc.body), BodyComplete: true}
+			got, err := Resolve(req, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != rest("/wp/v2/posts", "POST")) {
+				t.Fatalf("got %+v, %v; want %v", got, err, tc.err)
+			}
+		})
+	}
+}
