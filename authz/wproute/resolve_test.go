@@ -374,20 +374,48 @@ func TestSeparatorOnlyMattersWhenItChangesAVariable(t *testing.T) {
 func TestUncertainFormBody(t *testing.T) {
 	const ctype = "text/plain, application/x-www-form-urlencoded"
 	for _, tc := range []struct {
-		name, body string
-		err        error
+		name, ctype, body string
+		err               error
 	}{
-		{"plain fields", "title=x&status=publish", nil},
-		{"rest_route in a value", "title=rest_route", errFormUncertain},
-		{"encoded rest_route name", "rest%5Froute=/wp/v2/users", errFormUncertain},
-		{"max_input_vars fields", strings.Repeat("a=1&", maxInputVars-1) + "a=1", nil},
-		{"one field more", strings.Repeat("a=1&", maxInputVars) + "a=1", errFormUncertain},
+		{"plain fields", ctype, "title=x&status=publish", nil},
+		{"rest_route in a value", ctype, "title=rest_route", errFormUncertain},
+		{"encoded rest_route name", ctype, "rest%5Froute=/wp/v2/users", errFormUncertain},
+		{"max_input_vars fields", ctype, strings.Repeat("a=1&", maxInputVars-1) + "a=1", nil},
+		{"one field more", ctype, strings.Repeat("a=1&", maxInputVars) + "a=1", errFormUncertain},
+		{"form type after a leading comma", ",application/x-www-form-urlencoded", "rest_route=/wp/v2/users", errFormUncertain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": ctype}, Body: []byte(tc.body), BodyComplete: true}
+			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": tc.ctype}, Body: []byte(tc.body), BodyComplete: true}
 			got, err := Resolve(req, "/wp-json")
 			if !errors.Is(err, tc.err) || (tc.err == nil && got != rest("/wp/v2/posts", "POST")) {
 				t.Fatalf("got %+v, %v; want %v", got, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestFormBodyLimits: a urlencoded POST body is $_POST up to max_input_vars
+// fields, and its rest_route is trusted up to maxFormRouteBody bytes (PHP
+// may drop a larger body, post_max_size being unknown).
+func TestFormBodyLimits(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	route := "rest_route=/wp/v2/users&pad="
+	atLimit := route + strings.Repeat("p", maxFormRouteBody-len(route))
+	for _, tc := range []struct {
+		name, body string
+		want       Route
+		err        error
+	}{
+		{"max_input_vars fields", strings.Repeat("a=1&", maxInputVars-1) + "a=1", rest("/wp/v2/posts", "POST"), nil},
+		{"one field more", strings.Repeat("a=1&", maxInputVars) + "a=1", Route{}, errTooManyVars},
+		{"rest_route in a body of maxFormRouteBody bytes", atLimit, rest("/wp/v2/users", "POST"), nil},
+		{"rest_route in a body one byte longer", atLimit + "p", Route{}, errBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": form}, Body: []byte(tc.body), BodyComplete: true}
+			got, err := Resolve(req, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
+				t.Fatalf("got %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
 			}
 		})
 	}
