@@ -231,3 +231,23 @@ func BenchmarkDuplicateNames(b *testing.B) {
 		}
 	}
 }
+
+// hasDuplicateNames is only ever given valid JSON, but promises not to
+// panic or read out of bounds on anything else: stray closers, separators
+// and strings outside any container.
+func TestHasDuplicateNamesOnBrokenInput(t *testing.T) {
+	for _, doc := range []string{`}`, `]`, `,`, `"a",`, `,"a":1`, `"a""a"`, `}{"a":1,"a":2`, `{"a`, `"\`, `{"a":1}}`} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("hasDuplicateNames(%q) panicked: %v", doc, r)
+				}
+			}()
+			hasDuplicateNames([]byte(doc))
+		}()
+	}
+	// Broken input still reports a duplicate it can see.
+	if !hasDuplicateNames([]byte(`}{"a":1,"a":2`)) {
+		t.Error(`duplicate after a stray "}" not seen`)
+	}
+}
