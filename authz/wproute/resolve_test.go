@@ -420,3 +420,19 @@ func TestFormBodyLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyWordsNearRestRoute: only "rest", one byte, "route" counts as a
+// possible rest_route in a body; a word starting with "rest", or "rest" as
+// the body's last bytes, does not.
+func TestBodyWordsNearRestRoute(t *testing.T) {
+	for _, body := range []string{multipartBody("restaurant", "x"), multipartBody("title", "rest")} {
+		req := Request{Method: "POST", Target: "/wp-json/wp/v2/media", Headers: map[string]string{"content-type": multipart}, Body: []byte(body), BodyComplete: true}
+		if got, err := Resolve(req, "/wp-json"); err != nil || got != rest("/wp/v2/media", "POST") {
+			t.Errorf("multipart %q: %+v, %v", body, got, err)
+		}
+	}
+	req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, Body: []byte("title=interest"), BodyComplete: true}
+	if got, err := Resolve(req, "/wp-json"); err != nil || got != rest("/wp/v2/posts", "POST") {
+		t.Errorf("form ending in \"rest\": %+v, %v", got, err)
+	}
+}
