@@ -436,3 +436,34 @@ func TestBodyWordsNearRestRoute(t *testing.T) {
 		t.Errorf("form ending in \"rest\": %+v, %v", got, err)
 	}
 }
+
+// TestOverrideHeaderAmongOthers: X-HTTP-Method-Override is found in any
+// spelling PHP maps to HTTP_X_HTTP_METHOD_OVERRIDE, wherever map iteration
+// puts it among the other headers (repeated to visit several orders), and
+// no other header of the same length is taken for it.
+func TestOverrideHeaderAmongOthers(t *testing.T) {
+	for _, name := range []string{"x-http-method-override", "X_HTTP_METHOD_OVERRIDE", "X-Http-Method_Override"} {
+		h := map[string]string{
+			"host": "example.com", "accept": "application/json", "user-agent": "ua", "content-length": "0",
+			"authorization": "Bearer x", "x-forwarded-for": "192.0.2.1", "cookie": "a=b", "x-request-id": "1",
+			"x-forwarded-client-crt": "By=spiffe://x", // as long as the override header's name
+			name:                     " DELETE\t",
+		}
+		for range 20 {
+			got, err := Resolve(Request{Method: "POST", Target: "/wp-json/wp/v2/posts/1", Headers: h}, "/wp-json")
+			if err != nil || got != rest("/wp/v2/posts/1", "DELETE") {
+				t.Fatalf("%s: %+v, %v; want DELETE", name, got, err)
+			}
+		}
+	}
+}
+
+// TestRouteNewlineBeforeTrailingSlash: untrailingslashit() strips the final
+// "/" first, then "$" absorbs the "\n" now last: rest_route
+// "/wp/v2/users\n/" is /wp/v2/users.
+func TestRouteNewlineBeforeTrailingSlash(t *testing.T) {
+	got, err := Resolve(Request{Method: "GET", Target: "/?rest_route=/wp/v2/users%0A/"}, "/wp-json")
+	if err != nil || got != rest("/wp/v2/users", "GET") {
+		t.Fatalf("got %+v, %v; want /wp/v2/users", got, err)
+	}
+}
