@@ -251,3 +251,13 @@ func TestHasDuplicateNamesOnBrokenInput(t *testing.T) {
 		t.Error(`duplicate after a stray "}" not seen`)
 	}
 }
+
+// A string value equal to a member name, or repeated as values and array
+// elements, is not a repeated name.
+func TestHasDuplicateNamesIgnoresValues(t *testing.T) {
+	for _, doc := range []string{`{"a":"a"}`, `{"sub":"1","login":"sub"}`, `{"roles":["editor","editor"]}`, `{"a":{"b":"a"},"b":"b"}`, `["a","a"]`} {
+		if hasDuplicateNames([]byte(doc)) {
+			t.Errorf("hasDuplicateNames(%s) = true", doc)
+		}
+	}
+}
