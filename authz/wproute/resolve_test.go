@@ -467,3 +467,14 @@ func TestRouteNewlineBeforeTrailingSlash(t *testing.T) {
 		t.Fatalf("got %+v, %v; want /wp/v2/users", got, err)
 	}
 }
+
+// TestLooksRESTIgnoresTrailingSpace: a segment that is the REST prefix
+// followed by an encoded space (or tab) is not a route WordPress resolves,
+// but a server trimming it would make it one: refused, not served as a page.
+func TestLooksRESTIgnoresTrailingSpace(t *testing.T) {
+	for _, target := range []string{"/wp-json%20/wp/v2/users", "/wp-json%09/wp/v2/users", "/blog/WP-JSON%20"} {
+		if got, err := Resolve(Request{Method: "GET", Target: target}, "/wp-json"); !errors.Is(err, errLooksREST) {
+			t.Errorf("%s: %+v, %v; want errLooksREST", target, got, err)
+		}
+	}
+}
