@@ -478,3 +478,17 @@ func TestLooksRESTIgnoresTrailingSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestLooksRESTDecodesThreeTimes: the REST prefix hidden under three layers
+// of percent-encoding is still seen (and refused); under four, the path is
+// left to WordPress, which serves no REST route there either.
+func TestLooksRESTDecodesThreeTimes(t *testing.T) {
+	three := "/wp%25252Djson/wp/v2/users" // "-" encoded three times
+	if got, err := Resolve(Request{Method: "GET", Target: three}, "/wp-json"); !errors.Is(err, errLooksREST) {
+		t.Errorf("%s: %+v, %v; want errLooksREST", three, got, err)
+	}
+	four := "/wp%2525252Djson/wp/v2/users"
+	if got, err := Resolve(Request{Method: "GET", Target: four}, "/wp-json"); err != nil || got != notREST("GET") {
+		t.Errorf("%s: %+v, %v; want a page (not REST)", four, got, err)
+	}
+}
