@@ -383,6 +383,7 @@ func TestUncertainFormBody(t *testing.T) {
 		{"max_input_vars fields", ctype, strings.Repeat("a=1&", maxInputVars-1) + "a=1", nil},
 		{"one field more", ctype, strings.Repeat("a=1&", maxInputVars) + "a=1", errFormUncertain},
 		{"form type after a leading comma", ",application/x-www-form-urlencoded", "rest_route=/wp/v2/users", errFormUncertain},
+		{"rest?route at the start of the body", ctype, "rest-route=/wp/v2/users", errFormUncertain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": tc.ctype}, Body: []byte(tc.body), BodyComplete: true}
