@@ -31,6 +31,7 @@ func TestClaimValueEdges(t *testing.T) {
 				{name: "login with UTF-8", extra: map[string]any{"login": "RAW"}, raw: "j\u0100ne", check: func(c *Claims) bool { return c.Login == "j\u0100ne" }, checked: "Login"},
 				{name: "nbf at the epoch", extra: map[string]any{"nbf": 0}, check: func(c *Claims) bool { return true }},
 				{name: "exp starting with 9", extra: map[string]any{"exp": 9_000_000_000}, check: func(c *Claims) bool { return c.ExpiresAt.Equal(time.Unix(9_000_000_000, 0)) }, checked: "ExpiresAt"},
+				{name: "exp the last second of 9999 as a fraction", extra: map[string]any{"exp": rawJSON("253402300799.0")}, check: func(c *Claims) bool { return c.ExpiresAt.Equal(time.Unix(maxDate, 0)) }, checked: "ExpiresAt"},
 				{name: "exp the last second of 9999", extra: map[string]any{"exp": maxDate}, check: func(c *Claims) bool { return c.ExpiresAt.Equal(time.Unix(maxDate, 0)) }, checked: "ExpiresAt"},
 			} {
 				payload := claimsJSON(t, tc.extra)
@@ -48,5 +49,19 @@ func TestClaimValueEdges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseUserID: only a canonical positive decimal that fits in int64
+// names a WordPress user ID; anything else is 0 (no user).
+func TestParseUserID(t *testing.T) {
+	for sub, want := range map[string]int64{
+		"42": 42, "1": 1, "9223372036854775807": 9223372036854775807,
+		"": 0, "0": 0, "042": 0, "-1": 0, "+1": 0, "1a": 0, " 1": 0, "1.0": 0,
+		"9223372036854775808": 0, "12345678901234567890": 0,
+	} {
+		if got := parseUserID(sub); got != want {
+			t.Errorf("parseUserID(%q) = %d, want %d", sub, got, want)
+		}
 	}
 }
