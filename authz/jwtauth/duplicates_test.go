@@ -261,3 +261,19 @@ func TestHasDuplicateNamesIgnoresValues(t *testing.T) {
 		}
 	}
 }
+
+// Names are compared as encoding/json decodes them, also when the literal
+// is nothing but escapes or invalid bytes, and an empty name is not the
+// name made of two quote characters.
+func TestHasDuplicateNamesComparesDecodedNames(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{"\\":1,"\u005c":2}`:     true,  // both are one backslash
+		"{\"\xff\":1,\"\xfe\":2}": true,  // both are U+FFFD
+		`{"":1,"\"\"":2}`:         false, // "" and a name of two quotes
+		`{"":1,"":2}`:             true,
+	} {
+		if got := hasDuplicateNames([]byte(doc)); got != want {
+			t.Errorf("hasDuplicateNames(%q) = %v, want %v", doc, got, want)
+		}
+	}
+}
