@@ -3,9 +3,28 @@ package jwtauth
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+var (
+	spareOnce sync.Once
+	spare     map[string][]fixture
+)
+
+// spareFixtures returns two more keys for alg, distinct from fixtureFor's,
+// generated once per test binary (RSA generation is slow).
+func spareFixtures(t testing.TB, alg string) []fixture {
+	t.Helper()
+	spareOnce.Do(func() {
+		spare = map[string][]fixture{}
+		for _, a := range []string{RS256, ES256, EdDSA} {
+			spare[a] = []fixture{newFixture(a), newFixture(a)}
+		}
+	})
+	return spare[alg]
+}
 
 // TestJWKSPublishesPublicKeysOnly: every asymmetric key appears once,
 // ordered by kid, with its kid, alg and use "sig" and without any private
@@ -15,7 +34,7 @@ func TestJWKSPublishesPublicKeysOnly(t *testing.T) {
 	for _, alg := range []string{RS256, ES256, EdDSA} {
 		t.Run(alg, func(t *testing.T) {
 			f := fixtureFor(t, alg)
-			other := newFixture(alg)
+			other := spareFixtures(t, alg)[0]
 			cfg := baseConfig(f)
 			// A private key, then a public one: both are published.
 			cfg.Keys = []Key{f.key("kb"), other.publicKey("ka")}
@@ -63,7 +82,8 @@ func TestMintSignsWithTheFirstKeyThatCanSign(t *testing.T) {
 	for _, alg := range []string{RS256, ES256, EdDSA} {
 		t.Run(alg, func(t *testing.T) {
 			f := fixtureFor(t, alg)
-			second, third := newFixture(alg), newFixture(alg)
+			spare := spareFixtures(t, alg)
+			second, third := spare[0], spare[1]
 			cfg := baseConfig(f)
 			cfg.Keys = []Key{f.publicKey("public"), second.key("first-private"), third.key("second-private")}
 			v := mustNew(t, cfg)
