@@ -138,7 +138,8 @@ func Generate() (string, error) {
 // ValidChecksum reports whether a "wpk_" key carries a matching checksum.
 func ValidChecksum(key string) bool {
 	i := strings.LastIndexByte(key, '_')
-	if i < len(Prefix) || len(key)-i-1 != checksumLen {
+	// i == len(Prefix) is "wpk__<checksum>": a checksum of no body.
+	if i <= len(Prefix) || len(key)-i-1 != checksumLen {
 		return false
 	}
 	return key[i+1:] == checksum(key[:i])

@@ -142,3 +142,74 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// A key issued by an earlier release must keep validating: the checksum is
+// CRC-32 (IEEE) of everything before the last "_", as six base62 digits.
+// The expected digits were computed outside Go (Python's zlib.crc32).
+func TestChecksumOfAKnownKeyIsStable(t *testing.T) {
+	const issued = "wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3o"
+	if !ValidChecksum(issued) {
+		t.Fatalf("ValidChecksum(%q) = false: the checksum changed", issued)
+	}
+	if got := checksum("wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV"); got != "0ivI3o" {
+		t.Fatalf("checksum = %q, want 0ivI3o", got)
+	}
+	// The body may itself contain "_"; the checksum follows the last one.
+	if !ValidChecksum("wpk_abc_def_3mKmDd") {
+		t.Fatal("a body with an underscore lost its checksum")
+	}
+}
+
+// Only a "wpk_" key with a non-empty body before its checksum is valid,
+// even when the six characters after the separator are the right CRC.
+func TestValidChecksumRefusesAKeyWithoutABody(t *testing.T) {
+	for _, c := range []struct{ why, key string }{
+		{"empty body (checksum of \"wpk_\")", "wpk__4exsMC"},
+		{"no separator after the prefix (checksum of \"wpk\")", "wpk_1g261R"},
+		{"no underscore at all", "0ivI3o"},
+		{"checksum one character short", "wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3"},
+	} {
+		if ValidChecksum(c.key) {
+			t.Errorf("%s: ValidChecksum(%q) = true", c.why, c.key)
+		}
+	}
+}
+
+// Operators may bring their own keys of MinLength..MaxLength bytes; both
+// ends are inclusive for lookups and for the Secret's material.
+func TestKeysAtTheLengthLimits(t *testing.T) {
+	shortest := strings.Repeat("s", MinLength)
+	longest := strings.Repeat("l", MaxLength)
+	ix, err := NewIndex([]*Key{{Name: "shortest", Hash: Sum(shortest)}, {Name: "longest", Hash: Sum(longest)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ name, key string }{{"shortest", shortest}, {"longest", longest}} {
+		if k, err := ix.Lookup(c.key, now); err != nil || k.Name != c.name {
+			t.Errorf("Lookup(%d-byte key) = %v, %v; want %s", len(c.key), k, err, c.name)
+		}
+		if err := CheckMaterial(c.key); err != nil {
+			t.Errorf("CheckMaterial(%d-byte key) = %v", len(c.key), err)
+		}
+	}
+	for _, key := range []string{shortest[1:], longest + "l"} {
+		if _, err := ix.Lookup(key, now); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Lookup(%d-byte key) = %v, want ErrMalformed", len(key), err)
+		}
+		if CheckMaterial(key) == nil {
+			t.Errorf("CheckMaterial(%d-byte key) accepted", len(key))
+		}
+	}
+}
+
+// Only keys that claim to be generated ("wpk_") carry a checksum; an
+// operator's own key is accepted without one.
+func TestCheckMaterialAcceptsAnOperatorKeyWithoutChecksum(t *testing.T) {
+	if err := CheckMaterial("operator-chosen-key-0123456789"); err != nil {
+		t.Fatalf("CheckMaterial(operator key) = %v", err)
+	}
+	if err := CheckMaterial("wpk_0123456789ABCDEFGHIJKLMNOPQRSTUV_0ivI3o"); err != nil {
+		t.Fatalf("CheckMaterial(generated key) = %v", err)
+	}
+}

@@ -22,6 +22,8 @@ func extractCases() []extractCase {
 	std := Source{Header: "authorization", APIKeyHeader: "x-api-key"}
 	custom := Source{Header: "x-wp-auth", APIKeyHeader: "x-api-key"}
 	noKeys := Source{Header: "authorization"}
+	// long is one byte over MaxLength; slices of it sit at the limit.
+	long := strings.Repeat("k", MaxLength+1)
 	cases := []struct {
 		name    string
 		src     Source
@@ -51,6 +53,12 @@ func extractCases() []extractCase {
 		{"digest", std, map[string]string{"authorization": "Digest username=x"}, None, "", "", ErrUnsupported},
 		{"oversized", std, map[string]string{"authorization": "Bearer " + strings.Repeat("a", MaxLength)}, None, "", "", ErrMalformed},
 		{"tab separator", std, map[string]string{"authorization": "Bearer\tabc"}, None, "", "", ErrMalformed},
+		{"blank api key header is absent", std, map[string]string{"x-api-key": " \t "}, None, "", "", nil},
+		{"blank api key header beside a bearer is not a second credential", std, map[string]string{"authorization": "Bearer abc", "x-api-key": "  "}, Bearer, "abc", "authorization", nil},
+		{"authorization at the length limit", std, map[string]string{"authorization": "Bearer " + long[:MaxLength-len("Bearer ")]}, Bearer, long[:MaxLength-len("Bearer ")], "authorization", nil},
+		{"authorization one byte over the limit", std, map[string]string{"authorization": "Bearer " + long[:MaxLength-len("Bearer ")+1]}, None, "", "", ErrMalformed},
+		{"api key at the length limit", std, map[string]string{"x-api-key": long[:MaxLength]}, APIKey, long[:MaxLength], "x-api-key", nil},
+		{"api key one byte over the limit", std, map[string]string{"x-api-key": long}, None, "", "", ErrMalformed},
 	}
 	return cases
 }

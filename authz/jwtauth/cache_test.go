@@ -242,3 +242,27 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Fatalf("cache holds %d tokens, bound 64", n)
 	}
 }
+
+// TestCacheShards: small caches stay in one shard (so the bound is exact and
+// eviction has a sample to choose from), shards double while each keeps at
+// least minPerShard entries, up to maxShards, and the per-shard bounds
+// always add up to the configured size.
+func TestCacheShards(t *testing.T) {
+	for _, tc := range []struct{ size, shards int }{
+		{1, 1}, {15, 1}, {16, 2}, {31, 2}, {32, 4}, {255, 16}, {256, 32}, {257, 32}, {10000, 32},
+	} {
+		c := newCache(tc.size)
+		if len(c.shards) != tc.shards || c.mask != uint64(tc.shards-1) {
+			t.Errorf("size %d: %d shards (mask %#x), want %d", tc.size, len(c.shards), c.mask, tc.shards)
+		}
+		sum, lo, hi := 0, tc.size, 0
+		for i := range c.shards {
+			m := c.shards[i].max
+			sum += m
+			lo, hi = min(lo, m), max(hi, m)
+		}
+		if sum != tc.size || hi-lo > 1 {
+			t.Errorf("size %d: shard bounds sum to %d (smallest %d, largest %d), want the size, spread evenly", tc.size, sum, lo, hi)
+		}
+	}
+}

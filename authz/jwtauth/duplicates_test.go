@@ -231,3 +231,51 @@ func BenchmarkDuplicateNames(b *testing.B) {
 		}
 	}
 }
+
+// hasDuplicateNames is only ever given valid JSON, but promises not to
+// panic or read out of bounds on anything else: stray closers, separators
+// and strings outside any container.
+func TestHasDuplicateNamesOnBrokenInput(t *testing.T) {
+	for _, doc := range []string{`}`, `]`, `,`, `"a",`, `,"a":1`, `"a""a"`, `}{"a":1,"a":2`, `{"a`, `"\`, `{"a":1}}`} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("hasDuplicateNames(%q) panicked: %v", doc, r)
+				}
+			}()
+			// Capacity equal to length: a read past the end panics.
+			b := []byte(doc)
+			hasDuplicateNames(b[:len(b):len(b)])
+		}()
+	}
+	// Broken input still reports a duplicate it can see.
+	if !hasDuplicateNames([]byte(`}{"a":1,"a":2`)) {
+		t.Error(`duplicate after a stray "}" not seen`)
+	}
+}
+
+// A string value equal to a member name, or repeated as values and array
+// elements, is not a repeated name.
+func TestHasDuplicateNamesIgnoresValues(t *testing.T) {
+	for _, doc := range []string{`{"a":"a"}`, `{"sub":"1","login":"sub"}`, `{"roles":["editor","editor"]}`, `{"a":{"b":"a"},"b":"b"}`, `["a","a"]`} {
+		if hasDuplicateNames([]byte(doc)) {
+			t.Errorf("hasDuplicateNames(%s) = true", doc)
+		}
+	}
+}
+
+// Names are compared as encoding/json decodes them, also when the literal
+// is nothing but escapes or invalid bytes, and an empty name is not the
+// name made of two quote characters.
+func TestHasDuplicateNamesComparesDecodedNames(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{"\\":1,"\u005c":2}`:     true,  // both are one backslash
+		"{\"\xff\":1,\"\xfe\":2}": true,  // both are U+FFFD
+		`{"":1,"\"\"":2}`:         false, // "" and a name of two quotes
+		`{"":1,"":2}`:             true,
+	} {
+		if got := hasDuplicateNames([]byte(doc)); got != want {
+			t.Errorf("hasDuplicateNames(%q) = %v, want %v", doc, got, want)
+		}
+	}
+}

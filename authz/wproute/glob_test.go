@@ -17,6 +17,9 @@ func TestGlob(t *testing.T) {
 		{"/", []string{"/"}, []string{"/wp", "/wp/v2"}},
 		{"/wp/v2/users", []string{"/wp/v2/users"}, []string{"/wp/v2", "/wp/v2/users/1", "/wp/v2/user", "/wp/v2/usersx", "/"}},
 		{"/WP/V2/Users", []string{"/wp/v2/users"}, []string{"/wp/v2/posts"}},
+		// The first and last upper-case letters fold too, also as the only one.
+		{"/wp/v2/A", []string{"/wp/v2/a"}, []string{"/wp/v2/b"}},
+		{"/wp/v2/Z", []string{"/wp/v2/z"}, []string{"/wp/v2/y"}},
 		{"/wp/v2/users/", []string{"/wp/v2/users"}, []string{"/wp/v2/users/1"}},
 		{"/wp/v2/users/*", []string{"/wp/v2/users/1", "/wp/v2/users/me"}, []string{"/wp/v2/users", "/wp/v2/users/1/x"}},
 		{"/wp/*/users", []string{"/wp/v2/users", "/wp/v3/users"}, []string{"/wp/users", "/wp/v2/x/users"}},

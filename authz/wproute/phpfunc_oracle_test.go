@@ -101,6 +101,7 @@ func phpFunctionCases() phpFuncCases {
 		"application/javascript", "multipart/form-data", "application/x-www-form-urlencoded", "application/json-patch+json",
 		"application/problem+json; charset=utf-8", "APPLICATION/VND.API+JSON", "application/json\r", "application/json\xff",
 		"\xffapplication/json", "application/\xff+json", "application/_+json", "application/-+json", "application/^+json", "application/`+json",
+		";x application/json", "/x application/json",
 	)
 	c.SubPath = b(
 		"/wp/v2/posts", "/wp/v2/posts?x=1", "/wp/v2/posts#f", "/wp/v2/posts#f?x", "/wp/v2/posts?x#f", "/wp/v2/posts?", "/wp/v2/posts#",

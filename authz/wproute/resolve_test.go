@@ -287,3 +287,209 @@ func BenchmarkResolve(b *testing.B) {
 		})
 	}
 }
+
+// TestTargetLengthLimit checks both sides of the 8 KiB request-target bound:
+// a target of exactly maxTarget bytes is resolved, one byte more is refused.
+func TestTargetLengthLimit(t *testing.T) {
+	base := "/wp-json/wp/v2/posts?search="
+	atLimit := base + strings.Repeat("a", maxTarget-len(base))
+	got, err := Resolve(Request{Method: "GET", Target: atLimit}, "/wp-json")
+	if err != nil || got != rest("/wp/v2/posts", "GET") {
+		t.Fatalf("Resolve(%d-byte target) = %+v, %v; want %+v", len(atLimit), got, err, rest("/wp/v2/posts", "GET"))
+	}
+	over := atLimit + "a"
+	if _, err := Resolve(Request{Method: "GET", Target: over}, "/wp-json"); !errors.Is(err, errTargetLong) {
+		t.Fatalf("Resolve(%d-byte target) = %v, want errTargetLong", len(over), err)
+	}
+}
+
+// TestRESTPrefixShape: the shortest valid prefix is "/" plus one character;
+// an empty, bare or relative prefix is refused, not guessed at.
+func TestRESTPrefixShape(t *testing.T) {
+	got, err := Resolve(Request{Method: "GET", Target: "/a/wp/v2/posts"}, "/a")
+	if err != nil || got != rest("/wp/v2/posts", "GET") {
+		t.Fatalf("prefix \"/a\": %+v, %v", got, err)
+	}
+	for _, prefix := range []string{"", "/", "a", "ab", "/a/", "//a", "/a//b"} {
+		if _, err := Resolve(Request{Method: "GET", Target: "/wp-json/wp/v2/posts"}, prefix); !errors.Is(err, errPrefix) {
+			t.Errorf("prefix %q: %v, want errPrefix", prefix, err)
+		}
+	}
+}
+
+// TestMethodUpperCasing: PHP's strtoupper changes a-z only, including both
+// ends of the range, and leaves digits and symbols alone.
+func TestMethodUpperCasing(t *testing.T) {
+	for method, want := range map[string]string{"patch": "PATCH", "Delete": "DELETE", "m-search1z": "M-SEARCH1Z", "get": "GET", "PoSt": "POST"} {
+		got, err := Resolve(Request{Method: method, Target: "/wp-json/wp/v2/posts"}, "/wp-json")
+		if err != nil || got.Method != want {
+			t.Errorf("method %q: %+v, %v; want %s", method, got, err, want)
+		}
+	}
+}
+
+// TestSemicolonFirstInTheQuery: a ";" that opens the query still decides
+// rest_route when the host splits on it (arg_separator.input), so it is
+// refused like one in the middle.
+func TestSemicolonFirstInTheQuery(t *testing.T) {
+	for _, target := range []string{"/wp-json/wp/v2/posts?;rest_route=/wp/v2/users", "/wp-json/wp/v2/posts?;_method=DELETE"} {
+		if got, err := Resolve(Request{Method: "GET", Target: target}, "/wp-json"); !errors.Is(err, errSeparator) {
+			t.Errorf("%s: %+v, %v; want errSeparator", target, got, err)
+		}
+	}
+}
+
+// TestSeparatorOnlyMattersWhenItChangesAVariable: with ";" in the query,
+// rest_route and _method must read the same whether or not ";" separates;
+// counting the ";"-split pieces against max_input_vars too.
+func TestSeparatorOnlyMattersWhenItChangesAVariable(t *testing.T) {
+	posts := rest("/wp/v2/posts", "GET")
+	for _, tc := range []struct {
+		name, query string
+		want        Route
+		err         error
+	}{
+		{"same route either way", "x=1;y=2&rest_route=/wp/v2/posts", posts, nil},
+		{"route swallows the rest", "rest_route=/wp/v2/posts;rest_route=/wp/v2/users", Route{}, errSeparator},
+		{"route only after a semicolon", "x=1;rest_route=/wp/v2/users", Route{}, errSeparator},
+		{"method differs", "_method=GET;_method=DELETE", Route{}, errSeparator},
+		{"same method either way", "x=1;y=2&_method=GET", posts, nil},
+		{"route array either way", "rest_route[]=/a;x=1&rest_route[]=/b", Route{}, errRouteArray},
+		{"max_input_vars pieces split on semicolons", strings.Repeat("a=1;", maxInputVars-1) + "a=1", posts, nil},
+		{"one piece more split on semicolons", strings.Repeat("a=1;", maxInputVars) + "a=1", Route{}, errTooManyVars},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(Request{Method: "GET", Target: "/wp-json/wp/v2/posts?" + tc.query}, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
+				t.Fatalf("got %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestUncertainFormBody: a Content-Type that PHP does not read as a form
+// but a lenient reader would (a second value after a comma) makes the body
+// a possible $_POST: it must not carry rest_route in any spelling, nor more
+// than max_input_vars variables.
+func TestUncertainFormBody(t *testing.T) {
+	const ctype = "text/plain, application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, ctype, body string
+		err               error
+	}{
+		{"plain fields", ctype, "title=x&status=publish", nil},
+		{"rest_route in a value", ctype, "title=rest_route", errFormUncertain},
+		{"encoded rest_route name", ctype, "rest%5Froute=/wp/v2/users", errFormUncertain},
+		{"max_input_vars fields", ctype, strings.Repeat("a=1&", maxInputVars-1) + "a=1", nil},
+		{"one field more", ctype, strings.Repeat("a=1&", maxInputVars) + "a=1", errFormUncertain},
+		{"form type after a leading comma", ",application/x-www-form-urlencoded", "rest_route=/wp/v2/users", errFormUncertain},
+		{"rest?route at the start of the body", ctype, "rest-route=/wp/v2/users", errFormUncertain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": tc.ctype}, Body: []byte(tc.body), BodyComplete: true}
+			got, err := Resolve(req, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != rest("/wp/v2/posts", "POST")) {
+				t.Fatalf("got %+v, %v; want %v", got, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestFormBodyLimits: a urlencoded POST body is $_POST up to max_input_vars
+// fields, and its rest_route is trusted up to maxFormRouteBody bytes (PHP
+// may drop a larger body, post_max_size being unknown).
+func TestFormBodyLimits(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	route := "rest_route=/wp/v2/users&pad="
+	atLimit := route + strings.Repeat("p", maxFormRouteBody-len(route))
+	for _, tc := range []struct {
+		name, body string
+		want       Route
+		err        error
+	}{
+		{"max_input_vars fields", strings.Repeat("a=1&", maxInputVars-1) + "a=1", rest("/wp/v2/posts", "POST"), nil},
+		{"one field more", strings.Repeat("a=1&", maxInputVars) + "a=1", Route{}, errTooManyVars},
+		{"rest_route in a body of maxFormRouteBody bytes", atLimit, rest("/wp/v2/users", "POST"), nil},
+		{"rest_route in a body one byte longer", atLimit + "p", Route{}, errBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": form}, Body: []byte(tc.body), BodyComplete: true}
+			got, err := Resolve(req, "/wp-json")
+			if !errors.Is(err, tc.err) || (tc.err == nil && got != tc.want) {
+				t.Fatalf("got %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestBodyWordsNearRestRoute: only "rest", one byte, "route" counts as a
+// possible rest_route in a body; a word starting with "rest", or "rest" as
+// the body's last bytes, does not.
+func TestBodyWordsNearRestRoute(t *testing.T) {
+	for _, body := range []string{multipartBody("restaurant", "x"), multipartBody("title", "rest")} {
+		req := Request{Method: "POST", Target: "/wp-json/wp/v2/media", Headers: map[string]string{"content-type": multipart}, Body: []byte(body), BodyComplete: true}
+		if got, err := Resolve(req, "/wp-json"); err != nil || got != rest("/wp/v2/media", "POST") {
+			t.Errorf("multipart %q: %+v, %v", body, got, err)
+		}
+	}
+	req := Request{Method: "POST", Target: "/wp-json/wp/v2/posts", Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, Body: []byte("title=interest"), BodyComplete: true}
+	if got, err := Resolve(req, "/wp-json"); err != nil || got != rest("/wp/v2/posts", "POST") {
+		t.Errorf("form ending in \"rest\": %+v, %v", got, err)
+	}
+}
+
+// TestOverrideHeaderAmongOthers: X-HTTP-Method-Override is found in any
+// spelling PHP maps to HTTP_X_HTTP_METHOD_OVERRIDE, wherever map iteration
+// puts it among the other headers (repeated to visit several orders), and
+// no other header of the same length is taken for it.
+func TestOverrideHeaderAmongOthers(t *testing.T) {
+	for _, name := range []string{"x-http-method-override", "X_HTTP_METHOD_OVERRIDE", "X-Http-Method_Override"} {
+		h := map[string]string{
+			"host": "example.com", "accept": "application/json", "user-agent": "ua", "content-length": "0",
+			"authorization": "Bearer x", "x-forwarded-for": "192.0.2.1", "cookie": "a=b", "x-request-id": "1",
+			"x-forwarded-client-crt": "By=spiffe://x", // as long as the override header's name
+			name:                     " DELETE\t",
+		}
+		for range 20 {
+			got, err := Resolve(Request{Method: "POST", Target: "/wp-json/wp/v2/posts/1", Headers: h}, "/wp-json")
+			if err != nil || got != rest("/wp/v2/posts/1", "DELETE") {
+				t.Fatalf("%s: %+v, %v; want DELETE", name, got, err)
+			}
+		}
+	}
+}
+
+// TestRouteNewlineBeforeTrailingSlash: untrailingslashit() strips the final
+// "/" first, then "$" absorbs the "\n" now last: rest_route
+// "/wp/v2/users\n/" is /wp/v2/users.
+func TestRouteNewlineBeforeTrailingSlash(t *testing.T) {
+	got, err := Resolve(Request{Method: "GET", Target: "/?rest_route=/wp/v2/users%0A/"}, "/wp-json")
+	if err != nil || got != rest("/wp/v2/users", "GET") {
+		t.Fatalf("got %+v, %v; want /wp/v2/users", got, err)
+	}
+}
+
+// TestLooksRESTIgnoresTrailingSpace: a segment that is the REST prefix
+// followed by an encoded space (or tab) is not a route WordPress resolves,
+// but a server trimming it would make it one: refused, not served as a page.
+func TestLooksRESTIgnoresTrailingSpace(t *testing.T) {
+	for _, target := range []string{"/wp-json%20/wp/v2/users", "/wp-json%09/wp/v2/users", "/blog/WP-JSON%20"} {
+		if got, err := Resolve(Request{Method: "GET", Target: target}, "/wp-json"); !errors.Is(err, errLooksREST) {
+			t.Errorf("%s: %+v, %v; want errLooksREST", target, got, err)
+		}
+	}
+}
+
+// TestLooksRESTDecodesThreeTimes: the REST prefix hidden under three layers
+// of percent-encoding is still seen (and refused); under four, the path is
+// left to WordPress, which serves no REST route there either.
+func TestLooksRESTDecodesThreeTimes(t *testing.T) {
+	three := "/wp%25252Djson/wp/v2/users" // "-" encoded three times
+	if got, err := Resolve(Request{Method: "GET", Target: three}, "/wp-json"); !errors.Is(err, errLooksREST) {
+		t.Errorf("%s: %+v, %v; want errLooksREST", three, got, err)
+	}
+	four := "/wp%2525252Djson/wp/v2/users"
+	if got, err := Resolve(Request{Method: "GET", Target: four}, "/wp-json"); err != nil || got != notREST("GET") {
+		t.Errorf("%s: %+v, %v; want a page (not REST)", four, got, err)
+	}
+}
