@@ -1,0 +1,133 @@
+package wpusers
+
+import (
+	"crypto/md5"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestStringZeroIsNotAGrantedRole: PHP's (bool)"0" is false, so a
+// capability stored as s:1:"0" is not granted, like b:0 and s:0:"";
+// s:1:"1", b:1, i:1 and "00" are.
+func TestStringZeroIsNotAGrantedRole(t *testing.T) {
+	caps := `a:7:{s:6:"editor";s:1:"0";s:6:"author";s:1:"1";s:5:"admin";b:0;s:4:"shop";s:0:"";` +
+		`s:3:"one";i:1;s:3:"two";s:2:"00";s:5:"three";b:1;}`
+	keys, granted, err := capabilityKeys(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true, false, false, true, true, true}; !slices.Equal(granted, want) {
+		t.Fatalf("granted %v for %v, want %v", granted, keys, want)
+	}
+	if got, want := rolesFrom(caps, nil), []string{"author", "one", "two", "three"}; !slices.Equal(got, want) {
+		t.Fatalf("roles %v, want %v (s:1:\"0\" is not granted)", got, want)
+	}
+}
+
+// nested is n arrays one inside the other around N;.
+func nested(n int) string {
+	return strings.Repeat(`a:1:{i:0;`, n) + `N;` + strings.Repeat(`}`, n)
+}
+
+// TestUnserializeDepthBound: values nested maxSerializedDepth deep are
+// read; one level deeper is refused.
+func TestUnserializeDepthBound(t *testing.T) {
+	if _, err := phpUnserialize(nested(maxSerializedDepth)); err != nil {
+		t.Fatalf("depth %d refused: %v", maxSerializedDepth, err)
+	}
+	if _, err := phpUnserialize(nested(maxSerializedDepth + 1)); err == nil {
+		t.Fatalf("depth %d accepted", maxSerializedDepth+1)
+	}
+}
+
+// arrayOf is a serialized list of n true values.
+func arrayOf(n int) string {
+	var b strings.Builder
+	b.WriteString("a:")
+	b.WriteString(strconv.Itoa(n))
+	b.WriteString(":{")
+	for i := range n {
+		b.WriteString("i:" + strconv.Itoa(i) + ";b:1;")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestUnserializeArrayLengthCap: an array of maxArrayLen entries is read,
+// one of maxArrayLen+1 is refused even though it is well formed and
+// under the size limit.
+func TestUnserializeArrayLengthCap(t *testing.T) {
+	v, err := phpUnserialize(arrayOf(maxArrayLen))
+	if err != nil {
+		t.Fatalf("%d entries refused: %v", maxArrayLen, err)
+	}
+	if n := len(v.(*phpArray).keys); n != maxArrayLen {
+		t.Fatalf("%d entries read, want %d", n, maxArrayLen)
+	}
+	over := arrayOf(maxArrayLen + 1)
+	if len(over) > maxSerializedLen {
+		t.Fatalf("test input of %d bytes is over the size limit: it would not test the length cap", len(over))
+	}
+	if _, err := phpUnserialize(over); err == nil {
+		t.Fatalf("%d entries accepted", maxArrayLen+1)
+	}
+}
+
+// TestUnserializeHugeStringLengthRefused: a declared string length far
+// beyond the input (up to the largest int64) is refused, without a panic
+// nor an allocation of that size; an exact one is read.
+func TestUnserializeHugeStringLengthRefused(t *testing.T) {
+	for _, s := range []string{
+		`s:9223372036854775807:"abc";`, `s:9223372036854775806:"";`, `s:4294967296:"abc";`, `s:4:"abc";`,
+		`a:1:{i:0;s:9223372036854775807:"x";}`,
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%q: panic %v", s, r)
+				}
+			}()
+			if _, err := phpUnserialize(s); err == nil {
+				t.Errorf("accepted %q", s)
+			}
+		}()
+	}
+	if v, err := phpUnserialize(`s:3:"abc";`); err != nil || v != "abc" {
+		t.Fatalf(`s:3:"abc";: %v %v`, v, err)
+	}
+}
+
+// phpassReference is phpass's portable hash of password at 2^cost
+// rounds with an 8-byte salt, written out independently of checkPHPass
+// (which refuses the costs WordPress refuses).
+func phpassReference(password, salt string, cost int) string {
+	sum := md5.Sum([]byte(salt + password))
+	for range 1 << cost {
+		sum = md5.Sum(append(sum[:], password...))
+	}
+	return "$P$" + string(phpassItoa64[cost]) + salt + phpassEncode64(sum[:])
+}
+
+// TestPHPassCostBounds: phpass (and so WordPress) refuses a portable
+// hash whose cost is below 7 (2^7 rounds) or above 30; cost 7 is checked.
+func TestPHPassCostBounds(t *testing.T) {
+	const pw, salt = "correct horse", "abcdefgh"
+	if h := phpassReference(pw, salt, 7); !CheckPassword(pw, h) {
+		t.Fatalf("cost 7 hash %s refused", h)
+	}
+	if h := phpassReference(pw, salt, 8); !CheckPassword(pw, h) {
+		t.Fatalf("cost 8 hash %s refused", h)
+	}
+	for _, cost := range []int{6, 5, 0} {
+		if h := phpassReference(pw, salt, cost); CheckPassword(pw, h) {
+			t.Errorf("cost %d hash %s accepted (WordPress refuses below 7)", cost, h)
+		}
+	}
+	// Above 30: phpass refuses the setting before computing anything.
+	over := "$P$" + string(phpassItoa64[31]) + salt + strings.Repeat(".", 22)
+	if _, ok := phpassCrypt(pw, over); ok {
+		t.Error("cost 31 accepted")
+	}
+}
