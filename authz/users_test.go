@@ -21,13 +21,24 @@ import (
 )
 
 // usersWorld is a site with WordPress users (a static users file): Basic
-// with passwords under a login throttle of 3 failures per user, and API
-// keys bound to users.
+// (passwords and OAuthClient secrets, unless accept says otherwise) under
+// a login throttle of 3 failures per user, API keys bound to users and
+// one that is not.
 type usersWorld struct {
 	engine  *authz.Engine
 	janeKey string // user 2; the key says editor, WordPress says author
 	bobKey  string // user 3; the key says subscriber, WordPress says editor
+	shopKey string // no user; editor
 }
+
+// OAuthClients of usersWorld: their client IDs and secrets.
+const (
+	svcClient   = "svc"      // no user; editor
+	bobClient   = "as-bob"   // user 3 (editor in WordPress); the client says subscriber
+	ghostClient = "as-ghost" // user 99, whom WordPress does not know
+)
+
+func clientSecret(id string) string { return "secret-of-" + id + "-0123456789" }
 
 // md5Hex is a legacy WordPress user_pass (the quickest format to check).
 func md5Hex(password string) string {
@@ -35,14 +46,17 @@ func md5Hex(password string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newUsersWorld(t testing.TB) *usersWorld {
+func newUsersWorld(t testing.TB, accept ...v1alpha1.BasicCredential) *usersWorld {
 	t.Helper()
+	if len(accept) == 0 {
+		accept = []v1alpha1.BasicCredential{v1alpha1.BasicPassword, v1alpha1.BasicClientSecret}
+	}
 	_, idKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &usersWorld{}
-	for _, k := range []*string{&w.janeKey, &w.bobKey} {
+	for _, k := range []*string{&w.janeKey, &w.bobKey, &w.shopKey} {
 		if *k, err = apikey.Generate(); err != nil {
 			t.Fatal(err)
 		}
@@ -56,10 +70,24 @@ func newUsersWorld(t testing.TB) *usersWorld {
 		return corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, StringData: data}
 	}
 	key := func(name string, user int64, role v1alpha1.Role) v1alpha1.ApiKey {
-		return v1alpha1.ApiKey{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1alpha1.ApiKeySpec{
+		k := v1alpha1.ApiKey{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: v1alpha1.ApiKeySpec{
 			PolicyRef: v1alpha1.PolicyReference{Name: "users"}, SecretRef: &v1alpha1.SecretKeySelector{Name: name, Key: "key"},
-			User: &v1alpha1.UserReference{ID: user}, Roles: []v1alpha1.Role{role},
+			Roles: []v1alpha1.Role{role},
 		}}
+		if user != 0 {
+			k.Spec.User = &v1alpha1.UserReference{ID: user}
+		}
+		return k
+	}
+	client := func(id string, user int64, role v1alpha1.Role) v1alpha1.OAuthClient {
+		c := v1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: "default"}, Spec: v1alpha1.OAuthClientSpec{
+			PolicyRef: v1alpha1.PolicyReference{Name: "users"}, ClientID: id, SecretRef: v1alpha1.SecretKeySelector{Name: "client-" + id, Key: "secret"},
+			Grants: []v1alpha1.GrantType{"client_credentials"}, Roles: []v1alpha1.Role{role},
+		}}
+		if user != 0 {
+			c.Spec.User = &v1alpha1.UserReference{ID: user}
+		}
+		return c
 	}
 	b := policyBundle(
 		v1alpha1.WPApiPolicy{
@@ -71,7 +99,7 @@ func newUsersWorld(t testing.TB) *usersWorld {
 					Action: v1alpha1.ActionAuthenticate, Roles: []v1alpha1.Role{"editor"}}},
 				WordPress: &v1alpha1.WordPressSource{UsersSecretRef: &v1alpha1.SecretKeySelector{Name: "users", Key: "users.yaml"}},
 				Authentication: v1alpha1.Authentication{
-					Basic:   &v1alpha1.BasicAuthentication{Accept: []v1alpha1.BasicCredential{v1alpha1.BasicPassword}},
+					Basic:   &v1alpha1.BasicAuthentication{Accept: accept},
 					APIKeys: &v1alpha1.APIKeyAuthentication{},
 				},
 				Throttle: v1alpha1.Throttle{Login: v1alpha1.LoginThrottle{MaxFailuresPerUser: &perUser, MaxFailuresPerClient: &perClient,
@@ -79,12 +107,17 @@ func newUsersWorld(t testing.TB) *usersWorld {
 				Identity: v1alpha1.IdentityForwarding{SigningKeySecretRef: &v1alpha1.SecretKeySelector{Name: "identity", Key: "key"}},
 			},
 		},
-		[]v1alpha1.ApiKey{key("jane", 2, "editor"), key("bob", 3, "subscriber")},
+		[]v1alpha1.ApiKey{key("jane", 2, "editor"), key("bob", 3, "subscriber"), key("shop", 0, "editor")},
 		secret("users", map[string]string{"users.yaml": users}),
 		secret("identity", map[string]string{"key": pemOf(t, idKey)}),
 		secret("jane", map[string]string{"key": w.janeKey}),
 		secret("bob", map[string]string{"key": w.bobKey}),
+		secret("shop", map[string]string{"key": w.shopKey}),
 	)
+	b.OAuthClients = []v1alpha1.OAuthClient{client(svcClient, 0, "editor"), client(bobClient, 3, "subscriber"), client(ghostClient, 99, "editor")}
+	for _, c := range b.OAuthClients {
+		b.Secrets = append(b.Secrets, secret(c.Spec.SecretRef.Name, map[string]string{"secret": clientSecret(c.Spec.ClientID)}))
+	}
 	w.engine = compiledEngine(t, b)
 	return w
 }
@@ -178,4 +211,88 @@ func compiledEngine(t testing.TB, b policy.Bundle) *authz.Engine {
 	e := authz.New(authz.Options{Now: func() time.Time { return now }})
 	e.Swap(snap)
 	return e
+}
+
+// basicPost sends POST /wp/v2/posts (editors only) with Basic name:secret.
+func (w *usersWorld) basicPost(name, secret string) *authz.Decision {
+	v := "Basic " + base64.StdEncoding.EncodeToString([]byte(name+":"+secret))
+	return w.engine.Check(context.Background(), &authz.Request{Method: "POST", Host: "localhost", Target: "/wp-json/wp/v2/posts",
+		Headers: map[string]string{"authorization": v}, RemoteAddr: address(0)})
+}
+
+// TestClientSecretActsAsItsUserOrItself: an OAuthClient's Basic secret
+// acts as the WordPress user the client is bound to, with that user's
+// live roles, or as the client itself with its own roles; a wrong
+// secret, or a client whose user is gone, is refused with 401.
+func TestClientSecretActsAsItsUserOrItself(t *testing.T) {
+	w := newUsersWorld(t)
+	for _, c := range []struct {
+		name, id, secret string
+		status           int
+	}{
+		{"client without a user, its roles (editor)", svcClient, clientSecret(svcClient), 200},
+		{"client as bob, bob's roles (editor)", bobClient, clientSecret(bobClient), 200},
+		{"client as a user WordPress does not know", ghostClient, clientSecret(ghostClient), 401},
+		{"wrong client secret", svcClient, clientSecret(bobClient), 401},
+	} {
+		d := w.basicPost(c.id, c.secret)
+		if d.Status != c.status || d.Allowed != (c.status == 200) {
+			t.Errorf("%s: %d %q, want %d", c.name, d.Status, d.Code, c.status)
+		}
+		if c.status == 401 && d.Code != "wpauthz_invalid_credentials" {
+			t.Errorf("%s: code %q, want wpauthz_invalid_credentials", c.name, d.Code)
+		}
+	}
+}
+
+// TestBasicOnlyAcceptsWhatThePolicyAccepts: with Basic limited to client
+// secrets, a user's right password is refused (401), and a value that is
+// not base64 name:secret is refused the same way.
+func TestBasicOnlyAcceptsWhatThePolicyAccepts(t *testing.T) {
+	w := newUsersWorld(t, v1alpha1.BasicClientSecret)
+	if d := w.basicPost(svcClient, clientSecret(svcClient)); !d.Allowed {
+		t.Fatalf("client secret refused: %d %q", d.Status, d.Code)
+	}
+	if d := w.basicPost("bob", "bob-password"); d.Allowed || d.Status != 401 || d.Code != "wpauthz_invalid_credentials" {
+		t.Fatalf("a password where only client secrets are accepted: allowed=%v %d %q, want 401", d.Allowed, d.Status, d.Code)
+	}
+	all := newUsersWorld(t)
+	if d := all.basicPost("bob", "bob-password"); !d.Allowed {
+		t.Fatalf("bob's password where passwords are accepted: %d %q", d.Status, d.Code)
+	}
+	d := all.engine.Check(context.Background(), &authz.Request{Method: "GET", Host: "localhost", Target: "/wp-json/wp/v2/comments",
+		Headers: map[string]string{"authorization": "Basic !!!not-base64"}})
+	if d.Allowed || d.Status != 401 || d.Code != "wpauthz_invalid_credentials" {
+		t.Fatalf("malformed Basic: allowed=%v %d %q, want 401 wpauthz_invalid_credentials", d.Allowed, d.Status, d.Code)
+	}
+}
+
+// TestUniversalKeyKeepsItsRoles: a key bound to no user acts with its own
+// roles also where the policy has WordPress users.
+func TestUniversalKeyKeepsItsRoles(t *testing.T) {
+	w := newUsersWorld(t)
+	d := w.engine.Check(context.Background(), &authz.Request{Method: "POST", Host: "localhost", Target: "/wp-json/wp/v2/posts",
+		Headers: map[string]string{"x-api-key": w.shopKey}})
+	if !d.Allowed {
+		t.Fatalf("universal editor key: %d %q, want allowed", d.Status, d.Code)
+	}
+}
+
+// TestTooManyAttemptsRetryAfterRoundsUp: Retry-After is the wait in whole
+// seconds rounded up, and at least 1.
+func TestTooManyAttemptsRetryAfterRoundsUp(t *testing.T) {
+	for wait, want := range map[time.Duration]string{
+		0: "1", time.Nanosecond: "1", time.Second: "1", time.Second + time.Nanosecond: "2",
+		1500 * time.Millisecond: "2", 90 * time.Second: "90", -time.Second: "1",
+	} {
+		d := authz.TooManyAttempts(wait)
+		if d.Status != 429 || d.Code != "wpauthz_too_many_attempts" || !hasHeader(d.ResponseHeaders, "Retry-After", "") {
+			t.Fatalf("TooManyAttempts(%v): %d %q %v", wait, d.Status, d.Code, d.ResponseHeaders)
+		}
+		for _, h := range d.ResponseHeaders {
+			if h.Name == "Retry-After" && h.Value != want {
+				t.Errorf("TooManyAttempts(%v): Retry-After %s, want %s", wait, h.Value, want)
+			}
+		}
+	}
 }
