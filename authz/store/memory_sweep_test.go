@@ -349,3 +349,26 @@ func userRecord(i int, now time.Time) RefreshRecord {
 		AccessJTI: fmt.Sprint("a", i), AccessExpiresAt: now.Add(15 * time.Minute),
 	}
 }
+
+// TestRevokeFamilyRevokesEveryLiveMember: a member whose access token has
+// expired is skipped, and the members after it still have theirs revoked.
+func TestRevokeFamilyRevokesEveryLiveMember(t *testing.T) {
+	ctx := context.Background()
+	m, clock := newSwept(t)
+	first := RefreshRecord{ID: "m1", Family: "f", Policy: "p", Subject: "2", IssuedAt: t0, ExpiresAt: t0.Add(24 * time.Hour),
+		FamilyExpiresAt: t0.Add(24 * time.Hour), AccessJTI: "a1", AccessExpiresAt: t0.Add(15 * time.Minute)}
+	if err := m.CreateRefresh(ctx, first, 0); err != nil {
+		t.Fatal(err)
+	}
+	at := clock.Add(time.Hour)
+	next := RefreshRecord{ID: "m2", IssuedAt: at, ExpiresAt: at.Add(time.Hour), AccessJTI: "a2", AccessExpiresAt: at.Add(15 * time.Minute)}
+	if _, err := m.RotateRefresh(ctx, "m1", next, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RevokeFamily(ctx, "f", at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !m.TokenRevoked("a2") || m.TokenRevoked("a1") {
+		t.Fatalf("a2 revoked %v (want true), expired a1 revoked %v (want false)", m.TokenRevoked("a2"), m.TokenRevoked("a1"))
+	}
+}
