@@ -60,7 +60,8 @@ func TestStaleRevocationViewFailsClosed(t *testing.T) {
 // TestRevokeAllKillsTokenIssuedSameSecond: "iat" has one-second
 // resolution, so revoking every token of a user at T kills a token
 // issued in T's second too (and earlier ones), not one issued a second
-// later. A token without iat is refused once a watermark exists.
+// later. A token without iat is refused once a watermark exists (and
+// only then).
 func TestRevokeAllKillsTokenIssuedSameSecond(t *testing.T) {
 	f := newFixture(t)
 	mint := func(iat time.Time) string {
@@ -74,6 +75,9 @@ func TestRevokeAllKillsTokenIssuedSameSecond(t *testing.T) {
 	wm := now.Add(-10 * time.Minute).Truncate(time.Second)
 	sameSecond, before, after := mint(wm), mint(wm.Add(-time.Second)), mint(wm.Add(time.Second))
 	noIat := signES256(t, f.es256, map[string]any{"alg": "ES256", "typ": "JWT", "kid": "k1"}, claims(map[string]any{"sub": "2", "roles": []string{"editor"}, "iat": nil}))
+	if d := checkWith(f.engineOn(store.NewMemory(func() time.Time { return now })), req{method: "POST", target: "/wp-json/wp/v2/posts", headers: bearer(noIat)}); !d.Allowed {
+		t.Fatalf("token without iat and no revoke-all refused: %d %q", d.Status, d.Reason)
+	}
 	// The revoke-all at the very start of the token's second, and within it.
 	for _, at := range []time.Time{wm, wm.Add(500 * time.Millisecond)} {
 		st := store.NewMemory(func() time.Time { return now })
