@@ -165,11 +165,15 @@ func run(gremlins, out string, l line) result {
 	defer logf.Close()
 	cmd := exec.Command(gremlins, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
+	// go test reads test flags from GOFLAGS too; gremlins runs go test.
+	// -count=1: gremlins times each mutant out at a multiple of the
+	// coverage run's time, and a cached coverage run takes no time at
+	// all (then every mutant "times out").
+	goflags := strings.TrimSpace(os.Getenv("GOFLAGS") + " -count=1")
 	if l.skip != "" {
-		// go test reads test flags from GOFLAGS too; gremlins runs go test.
-		cmd.Env = append(cmd.Env, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -skip="+l.skip))
+		goflags += " -skip=" + l.skip
 	}
+	cmd.Env = append(os.Environ(), "GOFLAGS="+goflags)
 	fmt.Fprintf(os.Stderr, "mutate: %s %s\n", gremlins, strings.Join(args, " "))
 	start := time.Now()
 	runErr := cmd.Run()
