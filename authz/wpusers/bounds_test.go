@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestStringZeroIsNotAGrantedRole: PHP's (bool)"0" is false, so a
@@ -129,5 +131,29 @@ func TestPHPassCostBounds(t *testing.T) {
 	over := "$P$" + string(phpassItoa64[31]) + salt + strings.Repeat(".", 22)
 	if _, ok := phpassCrypt(pw, over); ok {
 		t.Error("cost 31 accepted")
+	}
+}
+
+// TestBcryptShapes: a bcrypt hash is checked only in the shapes PHP's
+// password_verify reads as bcrypt: "$2a$", "$2b$" or "$2y$" and 60
+// bytes. Go's bcrypt would also accept other minor versions and major
+// versions below 2, which PHP does not treat as this algorithm.
+func TestBcryptShapes(t *testing.T) {
+	const pw = "correct horse"
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := string(h) // $2a$04$...
+	with := func(i int, c byte) string { return hash[:i] + string(c) + hash[i+1:] }
+	for _, ok := range []string{hash, with(2, 'b'), with(2, 'y')} {
+		if !CheckPassword(pw, ok) {
+			t.Errorf("%s refused", ok)
+		}
+	}
+	for _, bad := range []string{with(2, 'x'), with(2, 'c'), with(1, '1'), with(1, '0'), hash + "x", "$2y$04$" + hash[8:]} {
+		if CheckPassword(pw, bad) {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }
