@@ -157,3 +157,83 @@ func TestBcryptShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnserializeFloats: doubles are read as PHP writes them, INF, -INF
+// and NAN included; anything else after d: is refused, also what Go's
+// strconv reads but PHP's unserialize does not ("inf", hex, "_").
+func TestUnserializeFloats(t *testing.T) {
+	for s, want := range map[string]float64{`d:1.5;`: 1.5, `d:-0.25;`: -0.25, `d:1e3;`: 1000, `d:0;`: 0} {
+		if v, err := phpUnserialize(s); err != nil || v != want {
+			t.Errorf("%s: %v %v, want %v", s, v, err, want)
+		}
+	}
+	for _, s := range []string{`d:INF;`, `d:-INF;`, `d:NAN;`} {
+		if _, err := phpUnserialize(s); err != nil {
+			t.Errorf("%s refused: %v", s, err)
+		}
+	}
+	if v, err := phpUnserialize(`a:1:{i:0;d:2.5;}`); err != nil || v.(*phpArray).vals[0] != 2.5 {
+		t.Errorf("a double in an array: %v %v", v, err)
+	}
+	for _, s := range []string{`d:abc;`, `d:;`, `d:1.5`, `d:inf;`, `d:Infinity;`, `d:nan;`, `d:0x1p3;`, `d:1_0;`, `d:1e400;`} {
+		if _, err := phpUnserialize(s); err == nil {
+			t.Errorf("accepted %q", s)
+		}
+	}
+}
+
+// TestUnserializeUnterminatedWithoutPanic: a value cut off anywhere is
+// refused, never read past the end of the input.
+func TestUnserializeUnterminatedWithoutPanic(t *testing.T) {
+	whole := `a:2:{s:6:"editor";b:1;i:7;d:1.5;}`
+	for i := range len(whole) {
+		cut := whole[:i]
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%q: panic %v", cut, r)
+				}
+			}()
+			if _, err := phpUnserialize(cut); err == nil {
+				t.Errorf("accepted %q", cut)
+			}
+		}()
+	}
+	for _, s := range []string{`i:5`, `b:1`, `s:3`, `a:1`, `d:1.5`, `N`} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%q: panic %v", s, r)
+				}
+			}()
+			if _, err := phpUnserialize(s); err == nil {
+				t.Errorf("accepted %q", s)
+			}
+		}()
+	}
+	if _, err := phpUnserialize(whole); err != nil {
+		t.Fatalf("the whole value refused: %v", err)
+	}
+}
+
+// TestUnserializeSizeLimit: an input of exactly maxSerializedLen bytes is
+// read; one byte more is refused before parsing.
+func TestUnserializeSizeLimit(t *testing.T) {
+	str := func(total int) string {
+		// s:N:"...";  is N + len("s:N:\"\";") bytes.
+		for n := total; n > 0; n-- {
+			s := `s:` + strconv.Itoa(n) + `:"` + strings.Repeat("a", n) + `";`
+			if len(s) == total {
+				return s
+			}
+		}
+		t.Fatalf("no string value of %d bytes", total)
+		return ""
+	}
+	if _, err := phpUnserialize(str(maxSerializedLen)); err != nil {
+		t.Fatalf("%d bytes refused: %v", maxSerializedLen, err)
+	}
+	if _, err := phpUnserialize(str(maxSerializedLen + 1)); err == nil {
+		t.Fatalf("%d bytes accepted", maxSerializedLen+1)
+	}
+}
