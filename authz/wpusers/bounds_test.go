@@ -12,18 +12,20 @@ import (
 
 // TestStringZeroIsNotAGrantedRole: PHP's (bool)"0" is false, so a
 // capability stored as s:1:"0" is not granted, like b:0 and s:0:"";
-// s:1:"1", b:1, i:1 and "00" are.
+// s:1:"1", b:1, i:1 and "00" are; an empty array and d:0 are not, a
+// non-empty array and d:0.5 are.
 func TestStringZeroIsNotAGrantedRole(t *testing.T) {
-	caps := `a:7:{s:6:"editor";s:1:"0";s:6:"author";s:1:"1";s:5:"admin";b:0;s:4:"shop";s:0:"";` +
-		`s:3:"one";i:1;s:3:"two";s:2:"00";s:5:"three";b:1;}`
+	caps := `a:11:{s:6:"editor";s:1:"0";s:6:"author";s:1:"1";s:5:"admin";b:0;s:4:"shop";s:0:"";` +
+		`s:3:"one";i:1;s:3:"two";s:2:"00";s:5:"three";b:1;` +
+		`s:4:"none";a:0:{}s:4:"list";a:1:{i:0;b:0;}s:5:"zeroD";d:0;s:4:"half";d:0.5;}`
 	keys, granted, err := capabilityKeys(caps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []bool{false, true, false, false, true, true, true}; !slices.Equal(granted, want) {
+	if want := []bool{false, true, false, false, true, true, true, false, true, false, true}; !slices.Equal(granted, want) {
 		t.Fatalf("granted %v for %v, want %v", granted, keys, want)
 	}
-	if got, want := rolesFrom(caps, nil), []string{"author", "one", "two", "three"}; !slices.Equal(got, want) {
+	if got, want := rolesFrom(caps, nil), []string{"author", "one", "two", "three", "list", "half"}; !slices.Equal(got, want) {
 		t.Fatalf("roles %v, want %v (s:1:\"0\" is not granted)", got, want)
 	}
 }
@@ -235,5 +237,23 @@ func TestUnserializeSizeLimit(t *testing.T) {
 	}
 	if _, err := phpUnserialize(str(maxSerializedLen + 1)); err == nil {
 		t.Fatalf("%d bytes accepted", maxSerializedLen+1)
+	}
+}
+
+// TestAppPasswordsSkipUnusableEntries: entries that are not arrays, or
+// whose password is not a non-empty string, are skipped, and the entries
+// after them are still read.
+func TestAppPasswordsSkipUnusableEntries(t *testing.T) {
+	meta := `a:5:{i:0;s:3:"odd";` +
+		`i:1;a:2:{s:4:"name";s:5:"empty";s:8:"password";s:0:"";}` +
+		`i:2;a:2:{s:4:"name";s:6:"number";s:8:"password";i:5;}` +
+		`i:3;a:3:{s:4:"uuid";s:1:"u";s:4:"name";s:6:"laptop";s:8:"password";s:4:"hash";}` +
+		`i:4;b:1;}`
+	aps, err := parseAppPasswords(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(aps) != 1 || aps[0] != (AppPassword{UUID: "u", Name: "laptop", Hash: "hash"}) {
+		t.Fatalf("app passwords %+v, want only laptop's", aps)
 	}
 }
