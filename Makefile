@@ -20,6 +20,8 @@ GHZ_VERSION ?= v0.121.0
 GHZ := $(BIN)/ghz-$(GHZ_VERSION)
 HELM_VERSION ?= v3.21.4
 HELM := $(BIN)/helm-$(HELM_VERSION)
+GREMLINS_VERSION ?= v0.6.0
+GREMLINS := $(BIN)/gremlins-$(GREMLINS_VERSION)
 # envtest's kube-apiserver and kubectl, and etcd: built from the Go module
 # proxy by hack/build-envtest-binaries.sh (keep in step with controller/suite_test.go).
 ENVTEST_K8S_VERSION ?= v1.37.2
@@ -90,6 +92,15 @@ test: lint verify-generated $(GRPCURL) $(HELM) envtest-assets ## Run every test 
 	WPAUTHZ_GRPCURL=$(GRPCURL) WPAUTHZ_HELM=$(HELM) WPAUTHZ_REQUIRE_HELM=1 WPAUTHZ_REQUIRE_PROXIES=1 WPAUTHZ_REQUIRE_MARIADB=1 WPAUTHZ_REQUIRE_REDIS=1 \
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) WPAUTHZ_REQUIRE_ENVTEST=1 WPAUTHZ_REQUIRE_E2E=1 \
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# MUTATE_PACKAGES: some packages of hack/mutate/thresholds.txt (default: all);
+# MUTATE_FULL=1 also runs the tests the table skips; MUTATE_OUT: reports and logs.
+MUTATE_PACKAGES ?=
+MUTATE_FULL ?=
+MUTATE_OUT ?= $(BIN)/mutate
+.PHONY: mutate
+mutate: $(GREMLINS) ## Mutation testing (gremlins) of the security-critical packages; fails below a package's threshold (hack/mutate/thresholds.txt). Slow; not in `make test`.
+	$(GO) run ./hack/mutate -gremlins $(GREMLINS) -out $(MUTATE_OUT) -packages "$(MUTATE_PACKAGES)" $(if $(MUTATE_FULL),-full)
 
 .PHONY: e2e
 e2e: ## Only the end-to-end suite (also part of `make test`): a real WordPress behind nginx auth_request and wpauthz (hack/e2e, docs/e2e.md).
@@ -169,6 +180,9 @@ $(GRPCURL):
 $(HELM):
 	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && mv $$tmp/helm $@ && rmdir $$tmp
 	ln -sf $(notdir $@) $(BIN)/helm
+
+$(GREMLINS):
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION) && mv $$tmp/gremlins $@ && rmdir $$tmp
 
 .PHONY: help
 help: ## Show targets.

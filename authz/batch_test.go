@@ -33,6 +33,13 @@ type batchWorld struct {
 // default (any identity).
 func newBatchWorld(t testing.TB, rules ...v1alpha1.Rule) *batchWorld {
 	t.Helper()
+	rules = append(rules, v1alpha1.Rule{Name: "batch", Routes: []string{"/batch/v1"}, Methods: []v1alpha1.HTTPMethod{"POST"}, Action: v1alpha1.ActionAuthenticate})
+	return newRulesWorld(t, rules...)
+}
+
+// newRulesWorld is newBatchWorld without the rule naming /batch/v1.
+func newRulesWorld(t testing.TB, rules ...v1alpha1.Rule) *batchWorld {
+	t.Helper()
 	jwtKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +48,6 @@ func newBatchWorld(t testing.TB, rules ...v1alpha1.Rule) *batchWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules = append(rules, v1alpha1.Rule{Name: "batch", Routes: []string{"/batch/v1"}, Methods: []v1alpha1.HTTPMethod{"POST"}, Action: v1alpha1.ActionAuthenticate})
 	secret := func(name string, data map[string]string) corev1.Secret {
 		return corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, StringData: data}
 	}

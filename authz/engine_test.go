@@ -485,7 +485,7 @@ func TestCredentialErrors(t *testing.T) {
 		{"unknown key", map[string]string{"X-API-Key": "wpk_" + strings.Repeat("a", 32) + "_000000"}, "wpauthz_invalid_api_key"},
 		{"expired key", map[string]string{"X-API-Key": f.oldKey}, "wpauthz_invalid_api_key"},
 		{"disabled key", map[string]string{"X-API-Key": f.offKey}, "wpauthz_invalid_api_key"},
-		{"key with a typo", map[string]string{"X-API-Key": f.shopKey[:10] + "x" + f.shopKey[11:]}, "wpauthz_invalid_api_key"},
+		{"key with a typo", map[string]string{"X-API-Key": typo(f.shopKey, 10)}, "wpauthz_invalid_api_key"},
 		{"basic not enabled", map[string]string{"Authorization": "Basic YWRtaW46cGFzc3dvcmQ="}, "wpauthz_unsupported_credentials"},
 		{"digest", map[string]string{"Authorization": "Digest username=admin"}, "wpauthz_unsupported_credentials"},
 		{"two credentials", map[string]string{"Authorization": "Bearer " + f.token(t, 1, "administrator"), "X-API-Key": f.shopKey}, "wpauthz_multiple_credentials"},
@@ -499,6 +499,16 @@ func TestCredentialErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// typo changes the byte at i of a key to another one ('x', or 'y' where the
+// random key already has an 'x' there), so the key always differs.
+func typo(key string, i int) string {
+	c := byte('x')
+	if key[i] == c {
+		c = 'y'
+	}
+	return key[:i] + string(c) + key[i+1:]
 }
 
 // TestIdentityAssertion: an allowed identity reaches WordPress as a signed

@@ -3,6 +3,7 @@ package wpusers
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // This file reads the PHP serialize() format as far as WordPress user meta
@@ -118,14 +119,19 @@ func (p *phpParser) value(depth int) (phpValue, error) {
 		if p.i >= len(p.s) {
 			return nil, errSerialized
 		}
-		f, err := strconv.ParseFloat(p.s[start:p.i], 64)
-		if err != nil {
-			// INF, -INF and NAN are what PHP writes for those.
-			switch p.s[start:p.i] {
-			case "INF", "-INF", "NAN":
-			default:
+		text := p.s[start:p.i]
+		switch text {
+		case "INF", "-INF", "NAN": // what PHP writes for those
+		default:
+			// strconv also reads "inf", "Infinity", hex floats and
+			// underscores, which PHP's unserialize refuses.
+			if strings.Trim(text, "0123456789.+-eE") != "" {
 				return nil, errSerialized
 			}
+		}
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, errSerialized
 		}
 		p.i++
 		return f, nil

@@ -168,6 +168,7 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 	runRefreshBounds(t, newStore)
+	runRefreshBoundaries(t, newStore)
 	runThrottles(t, newStore)
 }
 
