@@ -73,7 +73,7 @@ func TestTrendsWarmupAndBounds(t *testing.T) {
 	if !tr.judged || !tr.pass || math.Abs(tr.slope-4) > 0.1 || tr.warmAt != 5*time.Minute {
 		t.Fatalf("after warm-up: %+v, want judged, passing, slope 4 from 5m", tr)
 	}
-	if tr.start != 60 || tr.end < 93.9 || tr.end > 94.1 {
+	if tr.start != 60 || tr.end < 93.9 || tr.end > 94.1 || tr.low < 90.3 || tr.low > 90.4 || tr.high != tr.end {
 		t.Fatalf("start %v end %v", tr.start, tr.end)
 	}
 	// Without the warm-up cut the filling caches would fail the bound:
@@ -274,5 +274,27 @@ func TestTokenPoolRetireAndRevoke(t *testing.T) {
 	p.markRevoked(old.access[0])
 	if len(p.revoked) != keepRevoked || p.revoked[len(p.revoked)-1] != old.access[0] || old.access[0].epoch.Load() != 2 {
 		t.Fatalf("revoked set: %d tokens, want the last %d with the newest last", len(p.revoked), keepRevoked)
+	}
+}
+
+func TestLatencyQuantiles(t *testing.T) {
+	var l latencies
+	if l.quantile(0.5) != 0 {
+		t.Fatal("an empty histogram has no quantiles")
+	}
+	for range 98 {
+		l.add(time.Millisecond)
+	}
+	l.add(50 * time.Millisecond)
+	l.add(time.Minute) // past the last bucket: counted in it
+	within := func(got, want time.Duration) bool { return got >= want && float64(got) <= float64(want)*1.13 }
+	if got := l.quantile(0.5); !within(got, time.Millisecond) {
+		t.Fatalf("p50 %v, want 1ms to within a bucket", got)
+	}
+	if got := l.quantile(0.99); !within(got, 50*time.Millisecond) {
+		t.Fatalf("p99 %v, want 50ms to within a bucket", got)
+	}
+	if got := l.quantile(1); got != upper(perDecade*decades) {
+		t.Fatalf("max %v, want the last bucket", got)
 	}
 }

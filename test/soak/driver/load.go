@@ -67,6 +67,7 @@ type load struct {
 	weights  int
 	tallies  map[*checkKind]*tally
 	byPath   [2]atomic.Int64 // gRPC, HTTP
+	latency  [2]latencies    // gRPC, HTTP: send to answer, as the client sees it
 	pool     *tokenPool
 	hist     *history
 	throttle map[user]chan struct{}
@@ -161,12 +162,13 @@ func (l *load) one(ctx context.Context, r *rand.Rand) {
 	if ctx.Err() != nil {
 		return // the run ended while the check was in flight: not counted
 	}
-	adapter := "HTTP"
+	adapter, path := "HTTP", 1
 	if grpc {
-		adapter = "gRPC"
-		l.byPath[0].Add(1)
-	} else {
-		l.byPath[1].Add(1)
+		adapter, path = "gRPC", 0
+	}
+	l.byPath[path].Add(1)
+	if err == nil {
+		l.latency[path].add(done.Sub(sent))
 	}
 	t := l.tallies[k]
 	t.total.Add(1)

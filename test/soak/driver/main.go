@@ -56,6 +56,7 @@ type options struct {
 	duration       time.Duration
 	rate           float64
 	workers        int
+	httpConns      int
 	sampleEvery    time.Duration
 	warmup         time.Duration
 	editEvery      time.Duration
@@ -74,6 +75,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the load runs")
 	flag.Float64Var(&o.rate, "rate", 1500, "checks per second, both replicas and both adapters together")
 	flag.IntVar(&o.workers, "workers", 64, "concurrent senders")
+	flag.IntVar(&o.httpConns, "http-conns", 16, "HTTP connections to each replica at most (a fixed number, so that the servers' FDs and goroutines do not follow the machine's load)")
 	flag.DurationVar(&o.sampleEvery, "sample", 10*time.Second, "how often each replica's resources are read")
 	flag.DurationVar(&o.warmup, "warmup", 0, "samples before this are left out of the slope (0: 10% of -duration, at most 5m)")
 	flag.DurationVar(&o.editEvery, "edit-every", time.Minute, "how often the policy is edited")
@@ -89,8 +91,8 @@ func main() {
 	if o.warmup == 0 {
 		o.warmup = min(o.duration/10, 5*time.Minute)
 	}
-	if o.rate <= 0 || o.workers < 1 || o.duration <= 0 || o.sampleEvery <= 0 || o.editEvery <= 0 {
-		fmt.Fprintln(os.Stderr, "soak: -rate, -workers, -duration, -sample and -edit-every must be positive")
+	if o.rate <= 0 || o.workers < 1 || o.httpConns < 1 || o.duration <= 0 || o.sampleEvery <= 0 || o.editEvery <= 0 {
+		fmt.Fprintln(os.Stderr, "soak: -rate, -workers, -http-conns, -duration, -sample and -edit-every must be positive")
 		os.Exit(2)
 	}
 	if _, err := os.Stat(o.wpauthz); err != nil {
@@ -115,8 +117,8 @@ func soak(h *harness, o options) error {
 	if err != nil {
 		return err
 	}
-	a := startReplica(h, "A", o.wpauthz, dir, srv.URL, o.workers)
-	b := startReplica(h, "B", o.wpauthz, dir, srv.URL, o.workers)
+	a := startReplica(h, "A", o.wpauthz, dir, srv.URL, o.httpConns)
+	b := startReplica(h, "B", o.wpauthz, dir, srv.URL, o.httpConns)
 	replicas := []*replica{a, b}
 	h.Logf("soak: redis %s; A %s, B %s; %v at %.0f checks/s", srv.Addr, a.base, b.base, o.duration, o.rate)
 
@@ -249,6 +251,8 @@ func report(w io.Writer, o options, elapsed time.Duration, l *load, ch *churn, e
 	fmt.Fprintf(w, "Target %.0f checks/s, reached **%.0f/s** (%d checks: %d gRPC, %d HTTP; %d sends more than 1 s late). Started %s.\n\n",
 		o.rate, float64(total)/elapsed.Seconds(), total, l.byPath[0].Load(), l.byPath[1].Load(), l.behind.Load(), time.Now().Add(-elapsed).UTC().Format(time.RFC3339))
 
+	fmt.Fprintf(w, "Check latency, send to answer as the driver sees it (the driver shares the machine): gRPC %s; HTTP %s.\n\n", &l.latency[0], &l.latency[1])
+
 	fmt.Fprintf(w, "| check | sent | right | right, in a reload window | right, revocation under way | wrong | errors |\n|---|--:|--:|--:|--:|--:|--:|\n")
 	var sum tally
 	for _, k := range l.kinds {
@@ -306,6 +310,12 @@ func report(w io.Writer, o options, elapsed time.Duration, l *load, ch *churn, e
 			start, warm, end = "—", "—", "—"
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.replica, t.metric, start, warm, end, slope, bound, verdict)
+	}
+	fmt.Fprintln(w)
+	for _, t := range ts {
+		if t.metric == "RSS" && t.measured {
+			fmt.Fprintf(w, "RSS of %s after the warm-up: %.1f–%.1f MiB.\n", t.replica, t.low, t.high)
+		}
 	}
 	fmt.Fprintln(w)
 

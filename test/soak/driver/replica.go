@@ -50,7 +50,7 @@ func startReplica(h *harness, name, bin, dir, redisURL string, conns int) *repli
 	r.pid = cmd.Process.Pid
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns, conns
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns, conns, conns
 	r.http = &http.Client{Transport: tr, Timeout: requestTimeout}
 	h.Cleanup(tr.CloseIdleConnections)
 

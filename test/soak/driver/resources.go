@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,6 +111,7 @@ func metrics(b bounds) []metric {
 type trend struct {
 	replica, metric, unit string
 	start, warm, end      float64
+	low, high             float64 // over the samples after the warm-up
 	warmAt                time.Duration
 	slope                 float64
 	judged                bool // slope compared with bound
@@ -147,6 +149,9 @@ func trends(replica string, samples []sample, ms []metric, warmup, minSpan time.
 				break
 			}
 			xs, ys = append(xs, s.at), append(ys, m.value(s))
+		}
+		if len(ys) > 0 {
+			t.low, t.high = slices.Min(ys), slices.Max(ys)
 		}
 		if t.measured {
 			var ok bool
