@@ -128,8 +128,9 @@ func soak(h *harness, o options) error {
 	// success gives its slot back): the Basic checks and logins of a user
 	// share a semaphore of 3 so that none is refused with 429.
 	throttle := map[user]chan struct{}{jane: make(chan struct{}, 3), sam: make(chan struct{}, 3)}
-	start := time.Now()
-	hist := newHistory(start.Add(-time.Hour), o.reloadWindow)
+	// Version 0 was written before the replicas started: its reload
+	// window is long closed.
+	hist := newHistory(time.Now().Add(-time.Hour), o.reloadWindow)
 	l := newLoad(replicas, pool, hist, throttle, fail)
 	var users *checkKind
 	for _, k := range l.kinds {
@@ -159,7 +160,7 @@ func soak(h *harness, o options) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	time.AfterFunc(o.duration, cancel)
-	start = time.Now()
+	start := time.Now()
 	samples := map[string][]sample{}
 	var smu sync.Mutex
 	takeSamples := func() {
@@ -195,7 +196,12 @@ func soak(h *harness, o options) error {
 				takeSamples()
 			case <-p.C:
 				smu.Lock()
-				last := func(n string) sample { s := samples[n]; return s[len(s)-1] }
+				last := func(n string) sample {
+					if s := samples[n]; len(s) > 0 {
+						return s[len(s)-1]
+					}
+					return sample{goroutines: -1}
+				}
 				ra, rb := last("A"), last("B")
 				smu.Unlock()
 				total, wrong, errs := l.totals()
