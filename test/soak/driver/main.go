@@ -41,6 +41,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -112,6 +113,15 @@ func soak(h *harness, o options) error {
 	defer stop()
 
 	srv := redistest.Start(h)
+	// Runs before redistest removes the server's folder: a failed run
+	// keeps Redis's side of the story (a stall shows there).
+	h.Cleanup(func() {
+		if h.Failed() {
+			if b, err := os.ReadFile(filepath.Join(srv.Dir(), "redis.log")); err == nil {
+				h.Logf("redis-server log:\n%s", b)
+			}
+		}
+	})
 	dir := testbin.Samples(h)
 	path, policySample, err := writeInitial(dir)
 	if err != nil {
