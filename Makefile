@@ -159,6 +159,21 @@ FUZZTIME ?= 1m
 fuzz: ## Run every fuzz target for FUZZTIME each (default 1m), one after another; fails on any failure; keeps new inputs in testdata/fuzz.
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
 
+# The soak (test/soak/driver; BENCHMARKS.md "Soak"): SOAK_DURATION of load at
+# SOAK_RATE checks/s on two replicas sharing one redis-server. Fails on any
+# request error or wrong decision, and — when the run after warm-up spans
+# 20 min or more — on a slope per hour after warm-up above RSS 8 MiB/h,
+# goroutines 50/h or open FDs 20/h. SOAK_FLAGS go to the driver, e.g.
+# SOAK_FLAGS="-o soak.md -edit-every 30s".
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 1500
+SOAK_FLAGS ?=
+.PHONY: soak
+soak: ## Soak (not in `make test`): two replicas + Redis, mixed checks, token churn, a policy edit a minute; every decision verified; RSS/goroutine/FD slopes bounded (SOAK_DURATION, SOAK_RATE).
+	hack/test-deps.sh
+	$(GO) build -trimpath -tags soak -o $(BIN)/wpauthz-soak ./cmd/wpauthz
+	$(GO) run ./test/soak/driver -wpauthz $(BIN)/wpauthz-soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE) $(SOAK_FLAGS)
+
 ##@ Tools
 
 $(CONTROLLER_GEN):
