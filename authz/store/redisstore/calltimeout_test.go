@@ -26,7 +26,7 @@ const hangBound = 2 * time.Second
 // not reused, so every reply belongs to its own call.
 func TestFrozenRedisCallsFailAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	s := openURL(t, srv.URL, "single", prefix(), redisstore.Options{})
+	s := openURL(t, srv.URL, "single", prefix(), redisstore.Options{CallTimeout: redisstore.DefaultCallTimeout})
 	ctx := context.Background()
 	now := time.Now()
 	recs := make([]store.RefreshRecord, 8)
